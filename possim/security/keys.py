@@ -147,6 +147,8 @@ def _random_key(length: int, random_bytes: RandomBytes) -> bytes:
     """A random key with odd parity whose halves differ (a real double-length key)."""
     for _ in range(16):
         raw = random_bytes(length)
+        if len(raw) != length:
+            raise ValueError(f"random_bytes({length}) returned {len(raw)} bytes")
         key = bytes(b & 0xFE | (bin(b & 0xFE).count("1") + 1) % 2 for b in raw)
         if cipher.effective_key(key) == key:
             return key
