@@ -70,14 +70,15 @@ class MacAlgorithm:
     name: str
     description: str
     compute: Callable[[bytes, bytes], bytes]
+    key_lengths: tuple[int, ...]
 
 
 ALGORITHMS: dict[str, MacAlgorithm] = {
     a.name: a
     for a in (
-        MacAlgorithm("x9.9", "ANSI X9.9 / ISO 9797-1 alg. 1: DES-CBC, zero IV, zero padding", x99),
-        MacAlgorithm("x9.19", "ANSI X9.19 retail MAC / ISO 9797-1 alg. 3, double-length key", x919),
-        MacAlgorithm("cup-ecb", "China UnionPay POS 'ECB' MAC; F64 = 8 hex characters as ASCII", cup_ecb),
+        MacAlgorithm("x9.9", "ANSI X9.9 / ISO 9797-1 alg. 1: DES-CBC, zero IV, zero padding", x99, (8, 16, 24)),
+        MacAlgorithm("x9.19", "ANSI X9.19 retail MAC / ISO 9797-1 alg. 3, double-length key", x919, (16,)),
+        MacAlgorithm("cup-ecb", "China UnionPay POS 'ECB' MAC; F64 = 8 hex characters as ASCII", cup_ecb, (8, 16, 24)),
     )
 }
 
