@@ -2,7 +2,9 @@
 
 The dialect knows which bytes the MAC covers (for CUP POS: from the MTI
 through the byte before field 64, with bit 64 set; no length, TPDU or
-header). Field 64 is the last 8 bytes of a message whose highest field is 64.
+header) and how wide its MAC field is on the wire: 8 bytes, or 16 ASCII hex
+digits in dialects that carry binary fields as hex text. The MAC field is the
+last field of the message (the dialect checks that).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class MacInputSource(Protocol):
 
     name: str
 
+    @property
+    def mac_size(self) -> int: ...
+
     def mac_input(self, body: bytes) -> bytes: ...
 
 
@@ -36,9 +41,22 @@ class MacCheck:
 
 
 def _split(dialect: MacInputSource, body: bytes) -> tuple[bytes, bytes]:
-    if len(body) < MAC_LENGTH:
-        raise PossimError(f"message: {len(body)} bytes is too short to carry field 64")
-    return dialect.mac_input(body), body[-MAC_LENGTH:]
+    """(bytes the MAC covers, the 8-byte MAC the message carries)."""
+    covered = dialect.mac_input(body)
+    size = dialect.mac_size
+    on_wire = body[len(body) - size:]
+    if size == MAC_LENGTH:
+        return covered, on_wire
+    if size == 2 * MAC_LENGTH:
+        try:
+            return covered, bytes.fromhex(on_wire.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            raise PossimError(f"MAC field: expected 16 hex digits at offset {len(body) - size}") from None
+    raise PossimError(f"dialect {dialect.name}: a MAC field of {size} bytes is not supported")
+
+
+def _to_wire(dialect: MacInputSource, value: bytes) -> bytes:
+    return value if dialect.mac_size == MAC_LENGTH else value.hex().upper().encode("ascii")
 
 
 def compute(dialect: MacInputSource, body: bytes, alg: str, key: bytes) -> bytes:
@@ -48,8 +66,8 @@ def compute(dialect: MacInputSource, body: bytes, alg: str, key: bytes) -> bytes
 
 
 def sign(dialect: MacInputSource, body: bytes, alg: str, key: bytes) -> bytes:
-    """``body`` (encoded with a placeholder field 64) with its real MAC written in."""
-    return body[:-MAC_LENGTH] + compute(dialect, body, alg, key)
+    """``body`` (encoded with a placeholder MAC field) with its real MAC written in."""
+    return body[:len(body) - dialect.mac_size] + _to_wire(dialect, compute(dialect, body, alg, key))
 
 
 def check(dialect: MacInputSource, body: bytes, alg: str, key: bytes) -> MacCheck:
