@@ -86,7 +86,11 @@ class FieldSpec:
         merged.update(raw)
         known = {"name", "type", "length", "max", "prefix", "prefix_encoding", "encoding", "align", "pad",
                  "counts", "mask", "subfields", "tlv", "tags"}
-        extra = {k: v for k, v in merged.items() if k not in known}
+        unknown = sorted(str(k) for k in raw if k not in known)
+        if unknown:
+            raise DialectError(f"{where}: field {number}: unknown key(s) {', '.join(unknown)} "
+                               f"(a name containing a comma must be quoted)")
+        extra: dict[str, Any] = {}
         if "max" in merged and "length" in raw:
             raise DialectError(f"{where}: field {number}: give either length (fixed) or max (variable), not both")
         prefix = merged.get("prefix", "fixed")
