@@ -34,41 +34,41 @@ def purchase(f64: str = "0000000000000000") -> Message:
 @pytest.mark.parametrize(("alg", "key"), [("x9.9", MAK8), ("x9.19", MAK16), ("cup-ecb", MAK8), ("cup-ecb", MAK16)])
 def test_sign_covers_mti_through_byte_before_f64(cup: Dialect, alg: str, key: bytes) -> None:
     body = cup.encode(purchase())
-    signed = message.sign(cup: Dialect, body, alg, key)
+    signed = message.sign(cup, body, alg, key)
     # independent of the dialect: skip TPDU + header, stop before the 8 bytes of F64
     covered = body[TPDU_AND_HEADER:-8]
     assert covered[:2] == H("0200") and covered[2 + 7] & 0x01  # MTI first; bit 64 set in the bitmap
     assert signed[-8:] == mac.compute_mac(alg, key, covered)
     assert signed[:-8] == body[:-8]
-    assert message.verify(cup: Dialect, signed, alg, key)
+    assert message.verify(cup, signed, alg, key)
     assert cup.decode(signed).fields["64"] == signed[-8:].hex().upper()
 
 
 def test_changing_a_covered_field_breaks_the_mac(cup: Dialect) -> None:
-    signed = message.sign(cup: Dialect, cup.encode(purchase()), "x9.19", MAK16)
+    signed = message.sign(cup, cup.encode(purchase()), "x9.19", MAK16)
     msg = cup.decode(signed)
     msg.fields["4"] = "000000000200"
     tampered = cup.encode(msg)
-    check = message.check(cup: Dialect, tampered, "x9.19", MAK16)
+    check = message.check(cup, tampered, "x9.19", MAK16)
     assert not check.ok and check.found == signed[-8:]
 
 
 def test_tpdu_and_header_are_not_covered(cup: Dialect) -> None:
-    signed = message.sign(cup: Dialect, cup.encode(purchase()), "x9.9", MAK8)
+    signed = message.sign(cup, cup.encode(purchase()), "x9.9", MAK8)
     # the response TPDU swaps source and destination; the MAC must not care
     swapped = H("6000000581") + signed[5:]
-    assert message.verify(cup: Dialect, swapped, "x9.9", MAK8)
+    assert message.verify(cup, swapped, "x9.9", MAK8)
 
 
 def test_message_without_f64_is_refused_by_the_dialect(cup: Dialect) -> None:
     msg = purchase()
     del msg.fields["64"]
     with pytest.raises(PossimError, match="field 64"):
-        message.check(cup: Dialect, cup.encode(msg), "x9.9", MAK8)
+        message.check(cup, cup.encode(msg), "x9.9", MAK8)
 
 
 def test_cli_frame_computes_and_verifies_f64(cup: Dialect, capsys: pytest.CaptureFixture[str]) -> None:
-    signed = message.sign(cup: Dialect, cup.encode(purchase()), "cup-ecb", MAK8)
+    signed = message.sign(cup, cup.encode(purchase()), "cup-ecb", MAK8)
     framed = frame("len2", signed).hex().upper()
     assert framed[:4] == f"{len(signed):04X}"
 
@@ -90,7 +90,7 @@ def test_cli_frame_computes_and_verifies_f64(cup: Dialect, capsys: pytest.Captur
 
 
 def test_cli_frame_verify_mismatch_exits_1_with_expected_and_found(cup: Dialect, capsys: pytest.CaptureFixture[str]) -> None:
-    signed = message.sign(cup: Dialect, cup.encode(purchase()), "x9.19", MAK16)
+    signed = message.sign(cup, cup.encode(purchase()), "x9.19", MAK16)
     bad = signed[:-1] + bytes([signed[-1] ^ 0xFF])
     code = main(["crypto", "mac", "--alg", "x9.19", "--key", MAK16.hex(), "--frame", frame("len2", bad).hex(),
                  "--framing", "len2", "--verify"])
@@ -101,7 +101,7 @@ def test_cli_frame_verify_mismatch_exits_1_with_expected_and_found(cup: Dialect,
 
 
 def test_cli_frame_with_bare_message(cup: Dialect, capsys: pytest.CaptureFixture[str]) -> None:
-    signed = message.sign(cup: Dialect, cup.encode(purchase()), "x9.9", MAK8)
+    signed = message.sign(cup, cup.encode(purchase()), "x9.9", MAK8)
     code = main(["crypto", "mac", "--alg", "x9.9", "--key", MAK8.hex(), "--frame", signed.hex(),
                  "--framing", "none", "--verify"])
     capsys.readouterr()
