@@ -180,7 +180,7 @@ def load_fee_schedules(path: str | Path) -> dict[str, FeeSchedule]:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise FeeError(f"fee schedule file {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise FeeError(f"fee schedule file {path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
     try:
         return fee_schedules_from_mapping(data)

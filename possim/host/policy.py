@@ -226,7 +226,7 @@ def policy_from_mapping(data: Mapping[str, Any], fingerprint: str = "") -> Retur
 def load_policy_text(text: str, source: str = "<policy>") -> ReturnPolicy:
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for a date like 2024-13-01
         raise PolicyError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from exc
     try:
         return policy_from_mapping(data, hashlib.sha256(text.encode("utf-8")).hexdigest())
