@@ -103,15 +103,15 @@ def safe_bytes(raw: bytes, message: Any | None, dialect: DialectLike | None) -> 
     if message is None or dialect is None:
         return None
     try:
-        plain = message.to_json()
-    except Exception:  # a message that cannot describe itself is not exportable
+        clear, dialect_masked = masking.message_plains(message)
+    except Exception:  # noqa: BLE001 - a message that cannot describe itself is not exportable
         return None
-    if not masking.has_secrets(plain):
+    if not masking.has_secrets(clear, dialect_masked):
         return raw
     try:
-        clean = type(message).from_json(masking.sanitize_plain(plain))
+        clean = type(message).from_json(masking.sanitize_plain(clear, dialect_masked))
         return bytes(dialect.encode(clean))
-    except Exception:  # any failure to rebuild -> withhold rather than leak
+    except Exception:  # noqa: BLE001 - any failure to rebuild -> withhold rather than leak
         return None
 
 

@@ -36,8 +36,8 @@ def event_to_json(event: TrafficEvent, unmask: bool = False) -> dict[str, Any]:
     message: dict[str, Any] | None = None
     if event.message is not None:
         try:
-            plain = event.message.to_json()
-            message = plain if unmask else masking.mask_plain(plain)
+            clear, dialect_masked = masking.message_plains(event.message)
+            message = clear if unmask else masking.mask_plain(clear, dialect_masked)
         except Exception:  # noqa: BLE001 - an odd message still yields a line
             message = None
     raw = event.export_raw(unmask)

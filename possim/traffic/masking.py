@@ -12,13 +12,21 @@ must be safe by default. Two forms are needed:
   card secret. Sanitized PANs are forced to fail the Luhn check so a scanner
   never mistakes them for a live card number.
 
-The table below is the single list of secret fields for the traffic layer.
+Which fields are secret comes first from the dialect file (``mask:`` on a
+field, applied by ``Message.to_json(mask=True)``); the table below is a safety
+net for a dialect that forgot one, since an export must never leak. Display
+masks are ``possim.iso8583.masking``'s, so a PAN looks the same in the TUI,
+``possim decode`` and a recording.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from possim.errors import PossimError
+from possim.iso8583 import masking as display
+from possim.iso8583.tlv import TlvItem, build_tlv, encode_length, parse_tlv
 
 # field number -> kind of secret
 SENSITIVE_FIELDS: dict[str, str] = {
@@ -32,8 +40,9 @@ SENSITIVE_FIELDS: dict[str, str] = {
     "62": "keys",  # only secret in network management (08xx): working keys from sign-in
 }
 
-# EMV tags inside field 55 whose values identify the card or the cardholder.
-SENSITIVE_ICC_TAGS: frozenset[str] = frozenset({"5A", "57", "56", "5F20", "9F1F", "9F20", "9F6B"})
+# display mask kind (possim.iso8583.masking) for each kind of secret above
+_DISPLAY_KIND = {"pan": "pan", "track": "track", "track1": "secret", "pin": "secret", "keys": "secret",
+                 "icc": "emv", "secret": "secret"}
 
 
 def _field_is_secret(number: str, mti: str | None) -> bool:
@@ -45,48 +54,88 @@ def _field_is_secret(number: str, mti: str | None) -> bool:
     return True
 
 
-def secret_fields(plain: dict[str, Any]) -> list[str]:
-    """Field numbers in a plain-form message that must not leave the process."""
+def message_plains(message: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(clear plain form, the dialect's own masked form or None).
+
+    ``possim.iso8583.Message.to_json(mask=True)`` masks what the dialect file
+    marks; that is the first authority, this module's table the safety net.
+    """
+    clear = message.to_json()
+    try:
+        masked = message.to_json(mask=True)
+    except TypeError:  # a message type without dialect masking
+        masked = None
+    return clear, masked
+
+
+def secret_fields(plain: dict[str, Any], dialect_masked: dict[str, Any] | None = None) -> list[str]:
+    """Field numbers that must not leave the process: the dialect's masked ones and this table's."""
     fields = plain.get("fields") or {}
-    return [n for n in fields if _field_is_secret(str(n), plain.get("mti"))]
+    masked_fields = (dialect_masked or {}).get("fields") or {}
+    return [
+        n for n in fields
+        if _field_is_secret(str(n), plain.get("mti"))
+        or (n in masked_fields and masked_fields[n] != fields[n])
+    ]
 
 
-def has_secrets(plain: dict[str, Any]) -> bool:
-    return bool(secret_fields(plain))
+def has_secrets(plain: dict[str, Any], dialect_masked: dict[str, Any] | None = None) -> bool:
+    return bool(secret_fields(plain, dialect_masked))
+
+
+def _kind(number: str, value: str) -> str:
+    """The table's kind, else a guess from the value for a field only the dialect marks."""
+    kind = SENSITIVE_FIELDS.get(number)
+    if kind is not None:
+        return kind
+    if "=" in value:
+        return "track"
+    if value.isdigit():
+        return "pan"
+    return "secret"
 
 
 # --- human masking -----------------------------------------------------------
 
-def mask_pan(pan: str) -> str:
-    """Keep the BIN (6) and the last 4, as PCI DSS allows for display."""
-    if len(pan) < 13:
-        return "*" * len(pan)
-    return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
-
-
-def _mask_track(value: str) -> str:
-    pan, sep, rest = value.partition("=")
-    if not sep:
-        return "*" * len(value)
-    return mask_pan(pan) + "=" + "*" * len(rest)
-
-
 def _mask_value(kind: str, value: str) -> str:
-    if kind == "pan":
-        return mask_pan(value)
-    if kind == "track":
-        return _mask_track(value)
     if kind == "icc":
-        return _rewrite_icc(value, lambda hexval: "*" * len(hexval)) or "*" * len(value)
-    return "*" * len(value)
+        return _mask_icc(value)
+    return display.mask(_DISPLAY_KIND[kind], value)
 
 
-def mask_plain(plain: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a plain-form message with every secret masked for display."""
+def _mask_icc(hexvalue: str) -> str:
+    """Like ``possim.iso8583.masking.mask_emv``, but also inside constructed templates (70, 77 ...)."""
+    try:
+        items = parse_tlv(hexvalue)
+    except PossimError:
+        return display.mask_secret(hexvalue)
+    out = []
+    for item in items:
+        value = item.value.hex().upper()
+        if item.constructed:
+            value = _mask_icc(value)
+        elif item.tag in display.SENSITIVE_TAGS:
+            value = display.mask_secret(value)
+        out.append(item.tag + (item.length_bytes or encode_length(len(item.value))).hex().upper() + value)
+    return "".join(out)
+
+
+def mask_plain(plain: dict[str, Any], dialect_masked: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A copy of a plain-form message with every secret masked for display.
+
+    Where the dialect already masked a field its form is kept (it knows the
+    field best); the table covers what the dialect left clear.
+    """
     out = copy.deepcopy(plain)
     fields = out.get("fields") or {}
-    for number in secret_fields(out):
-        fields[number] = _mask_value(SENSITIVE_FIELDS[number], str(fields[number]))
+    masked_fields = (dialect_masked or {}).get("fields") or {}
+    for number in secret_fields(plain, dialect_masked):
+        value = str(fields[number])
+        kind = _kind(number, value)
+        if kind != "icc" and number in masked_fields and masked_fields[number] != value:
+            fields[number] = masked_fields[number]
+        else:
+            fields[number] = _mask_value(kind, value)
     return out
 
 
@@ -131,70 +180,40 @@ def _sanitize_value(kind: str, value: str) -> str:
     if kind == "track1":
         return "X" * len(value)
     if kind == "icc":
-        rewritten = _rewrite_icc(value, lambda hexval: "0" * len(hexval))
-        return rewritten if rewritten is not None else "0" * len(value)
+        return _sanitize_icc(value)
+    if kind == "secret" and not all(c in "0123456789ABCDEFabcdef" for c in value):
+        return "X" * len(value)
     return "0" * len(value)  # pin, keys: hex of the same length
 
 
-def sanitize_plain(plain: dict[str, Any]) -> dict[str, Any]:
-    """A copy whose secrets are replaced by encodable, harmless values."""
-    out = copy.deepcopy(plain)
-    fields = out.get("fields") or {}
-    for number in secret_fields(out):
-        fields[number] = _sanitize_value(SENSITIVE_FIELDS[number], str(fields[number]))
+def _sanitize_icc(hexvalue: str) -> str:
+    """Zero the values of card-identifying EMV tags; zero the whole field if it does not parse.
+
+    Constructed tags are walked, so a PAN inside a template is found too.
+    """
+    try:
+        return build_tlv(_zero_items(parse_tlv(hexvalue)))
+    except PossimError:
+        return "0" * len(hexvalue)
+
+
+def _zero_items(items: list[TlvItem]) -> list[TlvItem]:
+    out = []
+    for item in items:
+        value = item.value
+        if item.constructed:
+            value = bytes.fromhex(build_tlv(_zero_items(parse_tlv(value.hex()))))
+        elif item.tag in display.SENSITIVE_TAGS:
+            value = bytes(len(value))
+        out.append(TlvItem(item.tag, value, item.length_bytes))
     return out
 
 
-# --- BER-TLV walk for field 55 ---------------------------------------------------
-
-def _rewrite_icc(hexdata: str, replace: Any) -> str | None:
-    """Rewrite the values of sensitive EMV tags; None when the TLV does not parse.
-
-    A field that fails to parse is treated wholesale by the caller, so an odd
-    ICC blob can never leak through a parsing gap.
-    """
-    try:
-        data = bytes.fromhex(hexdata)
-    except ValueError:
-        return None
-    out: list[str] = []
-    i = 0
-    while i < len(data):
-        start = i
-        if data[i] in (0x00, 0xFF):  # padding between objects
-            out.append(data[i:i + 1].hex().upper())
-            i += 1
-            continue
-        first = data[i]
-        i += 1
-        if first & 0x1F == 0x1F:
-            while i < len(data) and data[i] & 0x80:
-                i += 1
-            i += 1
-        if i > len(data):
-            return None
-        tag = data[start:i].hex().upper()
-        if i >= len(data):
-            return None
-        length = data[i]
-        i += 1
-        if length & 0x80:
-            count = length & 0x7F
-            if count == 0 or count > 3 or i + count > len(data):
-                return None
-            length = int.from_bytes(data[i:i + count], "big")
-            i += count
-        if i + length > len(data):
-            return None
-        header = data[start:i].hex().upper()
-        value = data[i:i + length].hex().upper()
-        i += length
-        if first & 0x20:  # constructed: walk inside
-            inner = _rewrite_icc(value, replace)
-            if inner is None:
-                return None
-            value = inner
-        elif tag in SENSITIVE_ICC_TAGS:
-            value = replace(value)
-        out.append(header + value)
-    return "".join(out)
+def sanitize_plain(plain: dict[str, Any], dialect_masked: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A copy whose secrets are replaced by encodable, harmless values."""
+    out = copy.deepcopy(plain)
+    fields = out.get("fields") or {}
+    for number in secret_fields(plain, dialect_masked):
+        value = str(fields[number])
+        fields[number] = _sanitize_value(_kind(number, value), value)
+    return out

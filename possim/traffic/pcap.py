@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from possim.errors import PossimError
+from possim.link.framing import frame as link_frame
 from possim.traffic.event import TrafficEvent
 
 PCAP_MAGIC = 0xA1B2C3D4  # microsecond timestamps
@@ -36,37 +37,11 @@ LOOPBACK = bytes([127, 0, 0, 1])
 TCP_PSH_ACK = 0x18
 
 
-def _stx_frame(body: bytes) -> bytes:
-    # STX, 2-byte BCD length, data, ETX, LRC over length..ETX -- the common POS serial form
-    if len(body) > 9999:
-        raise PossimError(f"stx framing: body of {len(body)} bytes exceeds 9999")
-    length = bytes.fromhex(f"{len(body):04d}")
-    covered = length + body + b"\x03"
-    lrc = 0
-    for byte in covered:
-        lrc ^= byte
-    return b"\x02" + covered + bytes([lrc])
-
-
 def frame_bytes(body: bytes, framing: str | None) -> bytes:
-    """Put back the link framing the transport stripped.
-
-    Mirrors ``possim.link`` for the framings DESIGN.md names; a different
-    framer can be passed to ``PcapWriter`` for anything else.
-    """
-    if framing in (None, "", "none"):
+    """Put back the link framing the transport stripped (``possim.link`` owns the formats)."""
+    if framing in (None, ""):
         return body
-    if framing == "len2":
-        if len(body) > 0xFFFF:
-            raise PossimError(f"len2 framing: body of {len(body)} bytes exceeds 65535")
-        return struct.pack(">H", len(body)) + body
-    if framing == "len4":
-        if len(body) > 9999:
-            raise PossimError(f"len4 framing: body of {len(body)} bytes exceeds 9999")
-        return f"{len(body):04d}".encode("ascii") + body
-    if framing == "stx":
-        return _stx_frame(body)
-    raise PossimError(f"framing: unknown {framing!r} (expected none, len2, len4 or stx)")
+    return link_frame(framing, body)
 
 
 def checksum16(data: bytes) -> int:

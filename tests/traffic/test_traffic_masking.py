@@ -68,6 +68,15 @@ def test_unparseable_icc_is_masked_whole() -> None:
     assert masked["fields"]["55"] == "*" * 8
 
 
+def test_card_tags_inside_an_icc_template_are_hidden_too() -> None:
+    # template 70 wrapping 5A (PAN) and 9F36 (ATC)
+    template = "700D" + "5A06" + "621214200000" + "9F36020042"
+    masked = mask_plain({"mti": "0200", "fields": {"55": template}})["fields"]["55"]
+    assert masked == "700D5A06" + "*" * 12 + "9F36020042"
+    clean = sanitize_plain({"mti": "0200", "fields": {"55": template}})["fields"]["55"]
+    assert clean == "700D5A06" + "0" * 12 + "9F36020042"
+
+
 def test_keys_in_field_62_are_secret_only_in_network_management() -> None:
     keys = "0123456789ABCDEF" * 3
     assert mask_plain({"mti": "0810", "fields": {"62": keys}})["fields"]["62"] == "*" * 48
