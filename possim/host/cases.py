@@ -192,15 +192,23 @@ class CaseDesk:
     """The acquirer's return desk over one host database connection.
 
     The registry and the facts provider default to ones over the same
-    connection, so a step and its effects commit together."""
+    connection, so a step and its effects commit together. ``policy`` may be
+    None for a read-only desk (``possim host cases list|show``); the steps that
+    need it (decide, appeal) then refuse."""
 
-    def __init__(self, conn: sqlite3.Connection, clock: Clock, policy: ReturnPolicy,
+    def __init__(self, conn: sqlite3.Connection, clock: Clock, policy: ReturnPolicy | None,
                  facts: FactsProvider | None = None, registry: MerchantRegistry | None = None) -> None:
         self.conn = conn
         self.clock = clock
-        self.policy = policy
+        self._policy = policy
         self.registry = registry or MerchantRegistry(conn, clock)
         self.facts = facts or SqliteFactsProvider(conn, clock)
+
+    @property
+    def policy(self) -> ReturnPolicy:
+        if self._policy is None:
+            raise CaseError("no return policy loaded: pass a policy file to review or appeal cases")
+        return self._policy
 
     # -- read API -------------------------------------------------------------
 
@@ -415,7 +423,7 @@ class CaseDesk:
         with transaction(self.conn):
             case = self._load(case_id)
             self._check(case, "issue_refund")
-            method = method or case.refund_method or self.policy.refund_method
+            method = method or case.refund_method
             if method not in REFUND_METHODS:
                 raise CaseError(f"case {case_id}: refund method {method!r} is not one of "
                                 f"{', '.join(REFUND_METHODS)}")

@@ -363,3 +363,12 @@ def test_illegal_transition_names_case_state_action(env: Env, state: CaseState, 
     assert str(info.value).startswith(f"case {case_id}: cannot {action} while {state.value}")
     assert env.desk.get_case(case_id).state is state
     assert len(env.desk.case_timeline(case_id)) == events  # nothing recorded
+
+
+def test_read_only_desk_without_policy(env: Env) -> None:
+    case_id = drive_to(env, S.REJECTED)
+    reader = CaseDesk(env.conn, env.clock, None)
+    assert reader.get_case(case_id).state is S.REJECTED
+    assert [e.action for e in reader.case_timeline(case_id)][-1] == "reject"
+    with pytest.raises(CaseError, match="no return policy loaded"):
+        reader.appeal(case_id, MID, "please")
