@@ -166,31 +166,38 @@ def _unwrap(args: argparse.Namespace) -> int:
     tmk = keys.parse_hex_key(args.tmk, "--tmk")
     try:
         if args.field62 is not None:
-            if args.mode is None:
-                raise PossimError("--mode: required with --field62 (001, 003 or 004)")
-            delivered = keys.parse_field62(args.mode, _hex(args.field62, "--field62"), tmk)
-            named = [(n, getattr(delivered, n)) for n in keys.LAYOUTS[args.mode].keys]
+            return _unwrap_field62(args, tmk)
+        enc = keys.parse_hex_key(args.key, "--key")
+        if args.check is None:
+            _print_key("key", keys.unwrap(tmk, enc), checked=False, unmask=args.unmask)
         else:
-            enc = keys.parse_hex_key(args.key, "--key")
-            if args.check is not None:
-                clear = keys.unwrap_checked(tmk, enc, _hex(args.check, "--check"), "--key")
-            else:
-                clear = keys.unwrap(tmk, enc)
-            named = [("key", clear)]
+            clear = keys.unwrap_checked(tmk, enc, _hex(args.check, "--check"), "--key")
+            _print_key("key", clear, checked=True, unmask=args.unmask)
+        return 0
     except KeyCheckError as exc:
         print(f"possim: {exc}", file=sys.stderr)
         return 1
-    for name, key in named:
-        assert key is not None
-        line = f"{name.upper():4} {len(key) * 8}-bit  kcv {keys.kcv(key).hex().upper()}"
-        if args.field62 is not None or args.check is not None:
-            line += "  check value OK"
-        if args.unmask:
-            line += f"  clear {key.hex().upper()}"
-        print(line)
-    if args.field62 is not None:
-        print(f"field 53 for these keys: {field53.for_keys(delivered.pik, delivered.tdk).to_field()}")
+
+
+def _unwrap_field62(args: argparse.Namespace, tmk: bytes) -> int:
+    if args.mode is None:
+        raise PossimError("--mode: required with --field62 (001, 003 or 004)")
+    delivered = keys.parse_field62(args.mode, _hex(args.field62, "--field62"), tmk)
+    for name in keys.LAYOUTS[args.mode].keys:
+        key = getattr(delivered, name)
+        assert key is not None  # the layout names only keys it delivers
+        _print_key(name, key, checked=True, unmask=args.unmask)
+    print(f"field 53 for these keys: {field53.for_keys(delivered.pik, delivered.tdk).to_field()}")
     return 0
+
+
+def _print_key(name: str, key: bytes, *, checked: bool, unmask: bool) -> None:
+    line = f"{name.upper():4} {len(key) * 8}-bit  kcv {keys.kcv(key).hex().upper()}"
+    if checked:
+        line += "  check value OK"
+    if unmask:
+        line += f"  clear {key.hex().upper()}"
+    print(line)
 
 
 def _hex(text: str, option: str) -> bytes:

@@ -25,8 +25,12 @@ from possim.security import cipher
 from possim.security.cipher import BLOCK, KeyLengthError, xor, zero_pad
 
 
+ANY_DES_KEY = (8, 16, 24)
+DOUBLE_LENGTH_KEY = (16,)
+
+
 def x99(key: bytes, data: bytes) -> bytes:
-    _need_key("x9.9", key, (8, 16, 24))
+    _need_key("x9.9", key, ANY_DES_KEY)
     state = bytes(BLOCK)
     enc = cipher.ecb(key)
     padded = zero_pad(data)
@@ -36,7 +40,7 @@ def x99(key: bytes, data: bytes) -> bytes:
 
 
 def x919(key: bytes, data: bytes) -> bytes:
-    _need_key("x9.19", key, (16,))
+    _need_key("x9.19", key, DOUBLE_LENGTH_KEY)
     left, right = key[:8], key[8:]
     state = x99(left, data)
     state = cipher.ecb(right).decrypt(state)
@@ -44,7 +48,7 @@ def x919(key: bytes, data: bytes) -> bytes:
 
 
 def cup_ecb(key: bytes, data: bytes) -> bytes:
-    _need_key("cup-ecb", key, (8, 16, 24))
+    _need_key("cup-ecb", key, ANY_DES_KEY)
     enc = cipher.ecb(key)
     expanded = _xor_blocks(data, BLOCK).hex().upper().encode("ascii")
     temp = xor(enc.encrypt(expanded[:8]), expanded[8:])
@@ -76,9 +80,9 @@ class MacAlgorithm:
 ALGORITHMS: dict[str, MacAlgorithm] = {
     a.name: a
     for a in (
-        MacAlgorithm("x9.9", "ANSI X9.9 / ISO 9797-1 alg. 1: DES-CBC, zero IV, zero padding", x99, (8, 16, 24)),
-        MacAlgorithm("x9.19", "ANSI X9.19 retail MAC / ISO 9797-1 alg. 3, double-length key", x919, (16,)),
-        MacAlgorithm("cup-ecb", "China UnionPay POS 'ECB' MAC; F64 = 8 hex characters as ASCII", cup_ecb, (8, 16, 24)),
+        MacAlgorithm("x9.9", "ANSI X9.9 / ISO 9797-1 alg. 1: DES-CBC, zero IV, zero padding", x99, ANY_DES_KEY),
+        MacAlgorithm("x9.19", "ANSI X9.19 retail MAC / ISO 9797-1 alg. 3, double-length key", x919, DOUBLE_LENGTH_KEY),
+        MacAlgorithm("cup-ecb", "China UnionPay POS 'ECB' MAC; F64 = 8 hex characters as ASCII", cup_ecb, ANY_DES_KEY),
     )
 }
 

@@ -122,3 +122,12 @@ def test_console_entry_runs_as_a_process() -> None:
          "crypto", "kcv", "--key", TMK1],
         capture_output=True, text=True, timeout=60, check=False)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "D5D44FF7\n", "")
+
+
+def test_unwrap_single_key_with_and_without_check(capsys: pytest.CaptureFixture[str]) -> None:
+    # DES_0123456789ABCDEF(00..00) = D5D44FF720683D0D, so it unwraps to the zero key, KCV 8CA64DE9
+    assert run(capsys, "crypto", "unwrap", "--tmk", TMK1, "--key", "D5D44FF720683D0D") == \
+        (0, "KEY  64-bit  kcv 8CA64DE9\n", "")
+    code, out, err = run(capsys, "crypto", "unwrap", "--tmk", TMK1, "--key", "D5D44FF720683D0D", "--check", "8CA64DE0")
+    assert code == 1 and out == ""
+    assert err == "possim: --key: check value 8CA64DE0 does not match the decrypted key (8CA64DE9); wrong TMK?\n"
