@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 
+from possim.errors import PossimError
 from possim.traffic.event import TrafficEvent
 from possim.traffic.pairing import RequestPairer
 
@@ -32,8 +33,6 @@ class Subscription:
 
     def __init__(self, bus: TrafficBus, maxsize: int) -> None:
         if maxsize < 1:
-            from possim.errors import PossimError
-
             raise PossimError(f"subscription maxsize: expected at least 1, got {maxsize}")
         self._bus = bus
         self._items: deque[TrafficEvent] = deque()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from possim.errors import PossimError
 from possim.traffic import masking
 
 Direction = Literal["in", "out"]
@@ -87,8 +88,6 @@ class TrafficEvent:
 
 
 def _check(direction: str, role: str) -> None:
-    from possim.errors import PossimError
-
     if direction not in DIRECTIONS:
         raise PossimError(f"traffic direction: expected 'in' or 'out', got {direction!r}")
     if role not in ROLES:

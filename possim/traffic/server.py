@@ -101,18 +101,18 @@ class TrafficServer:
                 line["dropped"] = sub.dropped
                 writer.write((json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n").encode())
                 await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
+        except ConnectionError:
+            pass  # the client went away mid-write
         finally:
             watcher.cancel()
             sub.close()
             self._subs.discard(sub)
             self._clients.discard(task)
             writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
+        try:
+            await writer.wait_closed()
+        except ConnectionError:
+            pass
 
     @staticmethod
     async def _close_on_eof(reader: asyncio.StreamReader, sub: Subscription) -> None:

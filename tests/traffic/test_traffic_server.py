@@ -112,7 +112,7 @@ def test_client_hanging_up_unsubscribes_it() -> None:
             sock.makefile("rb").readline()
             assert bus.subscriber_count == 1
         for _ in range(500):  # bounded wait for the server to notice the EOF
-            if bus.subscriber_count == 0:
+            if bus.subscriber_count == 0 and server.client_count == 0:
                 break
             threading.Event().wait(0.01)
         assert bus.subscriber_count == 0
