@@ -170,6 +170,17 @@ def test_response_that_does_not_match_gets_no_latency(stan: str, tid: str, link:
     assert len(pairer) == 1  # the request stays open
 
 
+def test_tap_does_no_work_while_nobody_listens() -> None:
+    bus = TrafficBus()
+    tap = LinkTap(bus, "pty:/dev/pts/4", role="terminal", dialect=TOY, clock=lambda: 1.0)
+    assert tap.outbound(TOY.encode(echo())) is None
+    with bus.subscribe() as sub:
+        published = tap.outbound(TOY.encode(echo()))
+        assert published is not None and published.seq == 1
+        assert sub.drain() == [published]
+    assert tap.outbound(TOY.encode(echo())) is None
+
+
 def test_repeat_request_and_advice_pair_with_their_responses() -> None:
     pairer = RequestPairer()
     link = "pty:/dev/pts/4"

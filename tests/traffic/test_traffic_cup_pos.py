@@ -62,7 +62,9 @@ def _run(bus: TrafficBus) -> list:
 
 def test_cup_frames_decode_pair_and_export_without_secrets() -> None:
     bus = TrafficBus()
+    sub = bus.subscribe()
     events = _run(bus)
+    assert sub.drain() == events
     assert [e.mti for e in events[:2]] == ["0200", "0210"] and events[3].mti == "0810"
     assert events[1].latency_ms == pytest.approx(300.0)
     assert events[2].message is None and "offset" in (events[2].error or "")  # a truncated frame
