@@ -13,6 +13,7 @@ from possim.iso8583.errors import DecodeError, EncodeError
 
 Z_BCD = frozenset("0123456789D")
 Z_ASCII = frozenset("0123456789=D")
+Z_PLAIN = frozenset("0123456789=")
 HEXCHARS = frozenset("0123456789ABCDEFabcdef")
 # x+n sign position: ISO says C (credit) or D (debit); jPOS's IFA_AMOUNT/IFB_AMOUNT pack whatever the first
 # character is, and its own reference messages put a digit there, so a digit is accepted too.

@@ -108,19 +108,23 @@ def decoder_source(spec: FieldSpec) -> str:
 
 def _emit_pad_strip(s: _Src, spec: FieldSpec, f: str, n_known: int | None, var: str) -> None:
     """BCD digit strings: drop the pad nibble of an odd count, checking it is the dialect's."""
-    pad = spec.pad.lower() if spec.type == "n" else spec.pad.upper()
     if spec.align == "left":
         strip, where = f"{var} = {var}[:-1]", f"{var}[-1]"
     else:
         strip, where = f"{var} = {var}[1:]", f"{var}[0]"
+    if spec.type == "z":
+        # Terminals pad track data with 0 or F and hosts accept both; encoding uses the dialect's pad.
+        check = f"if {where} not in ('0', 'F'): _rt.bad(io, {f!r}, 'pad nibble is not 0 or F', d, show=False)"
+    else:
+        check = f"if {where} != {spec.pad.lower()!r}: _rt.bad(io, {f!r}, 'pad nibble is not {spec.pad}', d)"
     if n_known is not None:
         if n_known % 2:
-            s(f"if {where} != {pad!r}: _rt.bad(io, {f!r}, 'pad nibble is not {spec.pad}', d)")
+            s(check)
             s(strip)
     else:
         s("if n & 1:")
         s.depth += 1
-        s(f"if {where} != {pad!r}: _rt.bad(io, {f!r}, 'pad nibble is not {spec.pad}', d)")
+        s(check)
         s(strip)
         s.depth -= 1
 
@@ -132,7 +136,7 @@ def _emit_content_decode(s: _Src, spec: FieldSpec, n_known: int | None, secret: 
     if t == "n" and enc == "bcd":
         s("v = d.hex()")
         _emit_pad_strip(s, spec, f, n_known, "v")
-        s(f"if not v.isdigit(): _rt.bad(io, {f!r}, 'BCD digits expected', d, show={show})")
+        s(f"if not v.isdigit() and v: _rt.bad(io, {f!r}, 'BCD digits expected', d, show={show})")
     elif t == "z" and enc == "bcd":
         s("v = d.hex().upper()")
         _emit_pad_strip(s, spec, f, n_known, "v")
@@ -153,7 +157,7 @@ def _emit_content_decode(s: _Src, spec: FieldSpec, n_known: int | None, secret: 
     elif t in ("n", "z", "x+n"):
         codec = "cp500" if enc == "ebcdic" else "ascii"
         if enc == "ascii" and t == "n":
-            s(f"if not d.isdigit(): _rt.bad(io, {f!r}, 'ASCII digits expected', d, show={show})")
+            s(f"if not d.isdigit() and d: _rt.bad(io, {f!r}, 'ASCII digits expected', d, show={show})")
             s("v = d.decode('ascii')")
         else:
             s("try:")
@@ -161,7 +165,7 @@ def _emit_content_decode(s: _Src, spec: FieldSpec, n_known: int | None, secret: 
             s("except UnicodeDecodeError:")
             s(f"    _rt.bad(io, {f!r}, 'undecodable {enc} bytes', d, show={show})")
             if t == "n":
-                s(f"if not (v.isascii() and v.isdigit()): _rt.bad(io, {f!r}, 'digits expected', d, show={show})")
+                s(f"if v and not (v.isascii() and v.isdigit()): _rt.bad(io, {f!r}, 'digits expected', d, show={show})")
             elif t == "z":
                 s(f"if not _rt.Z_ASCII.issuperset(v): _rt.bad(io, {f!r}, 'track data expected', d, show={show})")
             else:
@@ -195,9 +199,10 @@ def encoder_source(spec: FieldSpec) -> str:
     s(f"if type(v) is not str: _rt.enc_fail({f!r}, 'expected a string', v, {secret})")
     # 1. the value as wire bytes, and its length in prefix units
     if t == "n":
-        s(f"if not (v.isascii() and v.isdigit()): _rt.enc_fail({f!r}, 'digits expected', v, {secret})")
+        s(f"if v and not (v.isascii() and v.isdigit()): _rt.enc_fail({f!r}, 'digits expected', v, {secret})")
     elif t == "z":
-        s(f"if not _rt.Z_ASCII.issuperset(v): _rt.enc_fail({f!r}, 'track data expected (digits and =)', v, {secret})")
+        zset = "Z_PLAIN" if enc == "bcd" else "Z_ASCII"  # in BCD, '=' *is* the D nibble: a literal D cannot survive
+        s(f"if not _rt.{zset}.issuperset(v): _rt.enc_fail({f!r}, 'track data expected (digits and =)', v, {secret})")
     elif t == "x+n":
         s(f"if len(v) < 2 or v[0] not in _rt.SIGNS or not (v[1:].isascii() and v[1:].isdigit()): "
           f"_rt.enc_fail({f!r}, 'C or D then digits expected', v, {secret})")
