@@ -81,6 +81,7 @@ class Message:
         return self.mti[:2] + _RESPONSE_OF[function] + self.mti[3]
 
     def is_request(self) -> bool:
+        """True for anything that expects an answer: requests, advices (0220, 0420) and notifications."""
         return self.mti[2] in _RESPONSE_OF
 
     def is_response(self) -> bool:

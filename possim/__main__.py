@@ -1,0 +1,5 @@
+"""``python -m possim`` runs the CLI."""
+
+from possim.cli import entry
+
+entry()
