@@ -10,6 +10,12 @@ Layouts (key bytes + check bytes, in this order):
     001  PIK 8+4, MAK 8+4                     = 24 bytes  (single length)
     003  PIK 16+4, MAK 16+4                   = 40 bytes  (double length)
     004  PIK 16+4, MAK 16+4, TDK 16+4         = 60 bytes  (double length + track key)
+
+Real CUP hosts answering 003 send a *single-length* MAK in its 16-byte slot:
+the encrypted key, then 8 zero bytes, and the check value of the 8-byte key
+(public captures in /work/notes/cup_frames.md, e.g. yangyongzhen/Easy8583Ans).
+A double-length slot whose second half is all zero is read that way here, and
+the host side can send it that way (``mak_length=8``).
 """
 
 from __future__ import annotations
@@ -119,8 +125,14 @@ def parse_field62(mode: str, data: bytes, tmk: bytes) -> WorkingKeys:
     step = lay.key_length + KCV_LENGTH
     for i, name in enumerate(lay.keys):
         chunk = data[i * step:(i + 1) * step]
-        clear[name] = unwrap_checked(tmk, chunk[:lay.key_length], chunk[lay.key_length:], name.upper())
+        encrypted, check_value = chunk[:lay.key_length], chunk[lay.key_length:]
+        if lay.key_length == 16 and encrypted[8:] == _ZERO_HALF:
+            encrypted = encrypted[:8]  # a single-length key in a double-length slot
+        clear[name] = unwrap_checked(tmk, encrypted, check_value, name.upper())
     return WorkingKeys(**clear)
+
+
+_ZERO_HALF = bytes(8)
 
 
 def build_field62(mode: str, tmk: bytes, keys: WorkingKeys) -> bytes:
@@ -129,18 +141,27 @@ def build_field62(mode: str, tmk: bytes, keys: WorkingKeys) -> bytes:
     out = b""
     for name in lay.keys:
         key = getattr(keys, name)
-        if key is None or len(key) != lay.key_length:
+        if key is None or len(key) not in (8, lay.key_length):
             got = "none" if key is None else f"{len(key)} bytes"
             raise PossimError(f"{name}: 60.3 = {mode} needs a {lay.key_length}-byte key, got {got}")
-        out += wrap(tmk, key) + kcv(key)
+        out += wrap(tmk, key) + bytes(lay.key_length - len(key)) + kcv(key)
     return out
 
 
-def generate_working_keys(mode: str, random_bytes: RandomBytes) -> WorkingKeys:
-    """Fresh keys of the lengths the mode needs; randomness comes from the caller."""
+def generate_working_keys(mode: str, random_bytes: RandomBytes, *, mak_length: int | None = None) -> WorkingKeys:
+    """Fresh keys of the lengths the mode needs; randomness comes from the caller.
+
+    ``mak_length=8`` gives a single-length MAK even under 003/004, as real CUP hosts send it.
+    """
     lay = layout(mode)
-    made = {name: _random_key(lay.key_length, random_bytes) for name in lay.keys}
-    return WorkingKeys(**made)
+    lengths = {name: lay.key_length for name in lay.keys}
+    if mak_length is not None:
+        allowed = sorted({8, lay.key_length})
+        if mak_length not in allowed:
+            raise PossimError(f"mak length: 60.3 = {mode} allows {' or '.join(map(str, allowed))} bytes, "
+                              f"got {mak_length}")
+        lengths["mak"] = mak_length
+    return WorkingKeys(**{name: _random_key(n, random_bytes) for name, n in lengths.items()})
 
 
 def _random_key(length: int, random_bytes: RandomBytes) -> bytes:
@@ -186,9 +207,10 @@ class KeyStore:
         """Terminal side of sign-in: verify and install the delivered keys."""
         return self.with_working_keys(mode, parse_field62(mode, data, self.tmk))
 
-    def issue_field62(self, mode: str, random_bytes: RandomBytes) -> tuple["KeyStore", bytes]:
+    def issue_field62(self, mode: str, random_bytes: RandomBytes,
+                      mak_length: int | None = None) -> tuple["KeyStore", bytes]:
         """Host side of sign-in: new keys for this terminal and the field 62 that delivers them."""
-        keys = generate_working_keys(mode, random_bytes)
+        keys = generate_working_keys(mode, random_bytes, mak_length=mak_length)
         return self.with_working_keys(mode, keys), build_field62(mode, self.tmk, keys)
 
     def require(self, name: str) -> bytes:

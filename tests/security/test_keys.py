@@ -151,3 +151,16 @@ def test_parse_hex_key_restricted_lengths() -> None:
     with pytest.raises(PossimError, match="--tmk: expected 16 or 32 hex digits, got 48"):
         keys.parse_hex_key("00" * 24, "--tmk", (8, 16))
     assert keys.parse_hex_key("01 23 45 67 89 AB CD EF", "--key") == TMK1
+
+
+def test_single_length_mak_in_double_length_slot_as_real_hosts_send_it() -> None:
+    # cup_frames.md 2.1/2.8/2.9/2.12: under 003 the MAK slot is enc(8-byte MAK) + 8 zero bytes + KCV(8-byte MAK)
+    host, f62 = KeyStore("12345678", tmk=TMK2).issue_field62("003", counting_bytes(5), mak_length=8)
+    assert len(f62) == 40 and f62[28:36] == bytes(8)
+    assert f62[36:40] == keys.kcv(host.mak) and len(host.mak) == 8 and len(host.pik) == 16
+    assert KeyStore("12345678", tmk=TMK2).apply_field62("003", f62) == host
+
+
+def test_mak_length_must_fit_the_mode() -> None:
+    with pytest.raises(PossimError, match="mak length: 60.3 = 001 allows 8 bytes, got 16"):
+        keys.generate_working_keys("001", counting_bytes(), mak_length=16)
