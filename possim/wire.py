@@ -18,10 +18,15 @@ from possim.iso8583.describe import describe, summary_line
 from possim.link.framing import FramingError, frame, list_framings, unframe
 
 _SEPARATORS = re.compile(r"[\s:]+")
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def parse_hex(text: str, what: str = "input") -> bytes:
     """Hex as people paste it: any case, optional 0x, spaces or colons between bytes."""
+    try:  # the common case: a clean line of hex
+        return bytes.fromhex(text)
+    except ValueError:
+        pass
     cleaned = _SEPARATORS.sub("", text.strip())
     if cleaned[:2] in ("0x", "0X"):
         cleaned = cleaned[2:]
@@ -32,7 +37,7 @@ def parse_hex(text: str, what: str = "input") -> bytes:
             raise UsageError(f"{what}: {ch!r} at character {i} is not a hex digit")
     if len(cleaned) % 2:
         raise UsageError(f"{what}: odd number of hex digits ({len(cleaned)})")
-    return bytes.fromhex(cleaned)
+    return bytes.fromhex(cleaned)  # e.g. "0x" in front, or colons between bytes
 
 
 def resolve_framing(dialect: Dialect, framing: str | None) -> str:
@@ -85,7 +90,7 @@ def decode_lines(dialect: Dialect, lines: Iterable[str], *, framing: str | None,
             yield json.dumps({"error": str(exc), "line": number}, ensure_ascii=False)
             continue
         if as_json:
-            yield json.dumps(msg.to_json(mask=not unmask), ensure_ascii=False, separators=(",", ":"))
+            yield _JSON_LINE(msg.to_json(mask=not unmask))
         else:
             yield summary_line(dialect, msg, unmask=unmask)
 

@@ -10,6 +10,7 @@ second, hand-written fast path.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, BinaryIO
 
 import construct as cs
@@ -34,9 +35,16 @@ class FieldCodec(cs.Construct):
         self.name = str(spec.number)
         self._dec_src = codegen.decoder_source(spec)
         self._enc_src = codegen.encoder_source(spec)
-        dname, ename = codegen.names(spec)
-        self.decode = _exec(self._dec_src, dname)
-        self.encode = _exec(self._enc_src, ename)
+
+    # The interpreted path compiles its functions on first use: a dialect defines up to 128 fields and most
+    # runs touch only a few of them through the compiled per-bitmap layouts.
+    @functools.cached_property
+    def decode(self) -> Any:
+        return _exec(self._dec_src, codegen.names(self.spec)[0])
+
+    @functools.cached_property
+    def encode(self) -> Any:
+        return _exec(self._enc_src, codegen.names(self.spec)[1])
 
     def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:
         return self.decode(stream)

@@ -105,6 +105,7 @@ class Dialect:
             spec = FieldSpec.from_dict(number, body, types, defaults, where)
             self.specs[number] = spec
             self.codecs[number] = FieldCodec(spec)
+        self.masked_keys = frozenset(str(n) for n, spec in self.specs.items() if spec.mask)
         self.transactions = tuple(self._load_transactions(raw.get("transactions") or [], where))
         self.codes: dict[str, str] = {str(k): str(v) for k, v in (raw.get("response_codes") or {}).items()}
         self.notes: dict[str, Any] = dict(raw.get("notes") or {})

@@ -99,11 +99,12 @@ class Message:
         if self.header is not None:
             out["header"] = self.header
         out["mti"] = self.mti
+        fields = self.fields
+        ordered = {k: fields[k] for k in sorted(fields, key=int)}
         if mask and self.dialect is not None:
-            fields = {k: self.dialect.masked_value(int(k), v) for k, v in self.fields.items()}
-        else:
-            fields = dict(self.fields)
-        out["fields"] = {k: fields[k] for k in sorted(fields, key=_field_order)}
+            for key in self.dialect.masked_keys.intersection(ordered):
+                ordered[key] = self.dialect.masked_value(int(key), ordered[key])
+        out["fields"] = ordered
         return out
 
     @classmethod
@@ -143,7 +144,3 @@ class Message:
     def __repr__(self) -> str:
         # repr must never leak a PAN: show which fields are present, not their values
         return f"Message(mti={self.mti!r}, fields=[{', '.join(self)}])"
-
-
-def _field_order(key: str) -> int:
-    return int(key) if key.isdigit() else 10_000
