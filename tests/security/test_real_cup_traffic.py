@@ -89,3 +89,14 @@ def test_cli_unwraps_the_real_field62(capsys: pytest.CaptureFixture[str]) -> Non
         "MAK  64-bit  kcv CFF1592A  check value OK",
         "field 53 for these keys: 2600000000000000",
     ]
+
+
+@pytest.mark.parametrize(
+    ("encrypted", "check"),
+    [("6F01391A6BA24F40", "1033F8BD"), ("90FA9C9089E81A90", "2A4D1BB8")],
+    ids=["pik", "mak"],
+)
+def test_ccb_working_keys_check_under_single_length_master(encrypted: str, check: str) -> None:
+    # A CCB acquirer's MAC utility (calcMacCCB / calcPinCheckValue, cup_frames.md section 2.7) lists
+    # "MASTER KEY: 133E07D9193E0EFD", "PIN: 6F01391A6BA24F40 1033F8BD", "MAC: 90FA9C9089E81A90 2A4D1BB8".
+    assert len(keys.unwrap_checked(H("133E07D9193E0EFD"), H(encrypted), H(check))) == 8
