@@ -7,7 +7,7 @@ mask a field gets (pan, track, secret, emv).
 from __future__ import annotations
 
 from possim.errors import PossimError
-from possim.iso8583.tlv import encode_length, parse_tlv
+from possim.iso8583.tlv import TlvItem, encode_length, parse_tlv
 
 # EMV tags that carry cardholder data or PIN material (EMV Book 3 annex A).
 SENSITIVE_TAGS = frozenset({"5A", "57", "56", "5F20", "9F1F", "9F20", "9F6B", "99", "9F0B"})
@@ -31,17 +31,23 @@ def mask_secret(value: str) -> str:
 
 
 def mask_emv(hexvalue: str) -> str:
-    """Field 55 with the values of sensitive tags starred; undecodable TLV is starred whole."""
+    """Field 55 with the values of sensitive tags starred, also inside templates (70, 77 ...).
+
+    Undecodable TLV is starred whole: better to hide a field than to show a PAN by mistake.
+    """
     try:
-        items = parse_tlv(hexvalue)
+        return "".join(_mask_item(item) for item in parse_tlv(hexvalue))
     except PossimError:
         return mask_secret(hexvalue)
-    out = []
-    for item in items:
-        value = item.value.hex().upper()
-        lhex = (item.length_bytes or encode_length(len(item.value))).hex().upper()
-        out.append(item.tag + lhex + (mask_secret(value) if item.tag in SENSITIVE_TAGS else value))
-    return "".join(out)
+
+
+def _mask_item(item: TlvItem) -> str:
+    value = item.value.hex().upper()
+    if item.tag in SENSITIVE_TAGS:
+        value = mask_secret(value)
+    elif item.constructed and value:
+        value = mask_emv(value)
+    return item.tag + (item.length_bytes or encode_length(len(item.value))).hex().upper() + value
 
 
 MASKERS = {"pan": mask_pan, "track": mask_track, "secret": mask_secret, "emv": mask_emv}

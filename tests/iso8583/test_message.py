@@ -113,3 +113,14 @@ def test_mac_input_covers_mti_to_before_field_64() -> None:
     msg.remove("64")
     with pytest.raises(Exception, match="field 64: absent"):
         CUP.mac_input(CUP.encode(msg))
+
+
+def test_emv_masking_reaches_into_templates() -> None:
+    from possim.iso8583.masking import mask_emv
+
+    inner = "5A086212142000000000" "9F360200FF"
+    field55 = "7013" + inner + "5F3401" "01"
+    masked = mask_emv(field55)
+    assert "6212142000000000" not in masked
+    assert masked == "7013" + "5A08" + "*" * 16 + "9F360200FF" + "5F340101"
+    assert mask_emv("9F26FF") == "******"  # not TLV: hidden whole
