@@ -195,6 +195,13 @@ class Mux:
         pending = self._pending.pop(key, None)
         return pending.request if pending is not None else None
 
+    def cancel_all(self) -> list[tuple[Hashable, Any, Any]]:
+        """Stop waiting for everything (the link closed); returns (key, request, context) per request."""
+        dropped = [(p.key, p.request, p.context) for p in self._pending.values()]
+        self._pending.clear()
+        self._deadlines.clear()
+        return dropped
+
     def next_deadline(self) -> float | None:
         while self._deadlines:
             deadline, _, key = self._deadlines[0]
