@@ -6,16 +6,18 @@ request/response matching on top.
 """
 
 from possim.transport.base import ConnectionClosed, Handler, Server, Transport, TransportError
+from possim.transport.fdio import FdTransport
 from possim.transport.framed import FrameNotAcknowledged, FramedConnection
 from possim.transport.memory import MemoryTransport, memory_pair
+from possim.transport.pty import open_pty, open_pty_pair
 from possim.transport.muxed import MuxedConnection, RequestTimeout
 from possim.transport.serialport import SerialTransport, open_serial, parse_serial_url
 from possim.transport.tcp import TcpServer, TcpTransport, connect_tcp, serve_tcp
 from possim.transport.urls import open_url, serve_url
 
 __all__ = [
-    "ConnectionClosed", "FrameNotAcknowledged", "FramedConnection", "Handler", "MemoryTransport",
+    "ConnectionClosed", "FdTransport", "FrameNotAcknowledged", "FramedConnection", "Handler", "MemoryTransport",
     "MuxedConnection", "RequestTimeout", "SerialTransport", "Server", "TcpServer", "TcpTransport",
-    "Transport", "TransportError", "connect_tcp", "memory_pair", "open_serial", "open_url",
+    "Transport", "TransportError", "connect_tcp", "memory_pair", "open_serial", "open_pty", "open_pty_pair", "open_url",
     "parse_serial_url", "serve_tcp", "serve_url",
 ]

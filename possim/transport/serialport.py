@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import errno
-import os
 import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 import serial
 
 from possim.transport.base import ConnectionClosed, Transport, TransportError
+from possim.transport.fdio import FdTransport
 
 _SETTINGS: dict[str, Any] = {
     "baudrate": int,
@@ -80,71 +79,14 @@ def open_serial_port(url: str, **settings: Any) -> serial.SerialBase:
 
 
 class SerialTransport(Transport):
+    """A pyserial port without a usable descriptor, served by a reader thread and a writer thread."""
+
     def __init__(self, port: serial.SerialBase, peer: str | None = None) -> None:
         self.port = port
         self.peer = peer or str(port.port)
         self._closed = False
         self._loop = asyncio.get_running_loop()
-        self._fd: int | None = None
-        if type(port) is serial.Serial and getattr(port, "fd", None) is not None:
-            self._fd = port.fd
-            os.set_blocking(self._fd, False)
-        else:
-            self._start_thread()
-
-    # --- the descriptor path ---------------------------------------------
-
-    async def _wait_fd(self, for_write: bool) -> None:
-        assert self._fd is not None
-        fd = self._fd
-        waiter: asyncio.Future[None] = self._loop.create_future()
-
-        def ready() -> None:
-            if not waiter.done():
-                waiter.set_result(None)
-
-        add, remove = ((self._loop.add_writer, self._loop.remove_writer) if for_write
-                       else (self._loop.add_reader, self._loop.remove_reader))
-        add(fd, ready)
-        try:
-            await waiter
-        finally:
-            if not self._closed:
-                remove(fd)
-
-    async def _read_fd(self, max_bytes: int) -> bytes:
-        # pyserial leaves VMIN=0/VTIME=0, so an empty port reads as b"" rather than EAGAIN.
-        # Empty after the loop said "readable" is a hang-up (pyserial draws the same line).
-        woken = False
-        while not self._closed:
-            assert self._fd is not None
-            try:
-                data = os.read(self._fd, max_bytes)
-            except BlockingIOError:
-                data = b""
-            except OSError as exc:
-                if exc.errno == errno.EIO:  # the other side of a pty went away
-                    return b""
-                raise ConnectionClosed(f"{self.peer}: read failed ({exc.strerror})") from None
-            if data or woken:
-                return data
-            await self._wait_fd(False)
-            woken = True
-        return b""
-
-    async def _write_fd(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            if self._closed or self._fd is None:
-                raise ConnectionClosed(f"{self.peer}: write on a closed port")
-            try:
-                written = os.write(self._fd, view)
-            except BlockingIOError:
-                await self._wait_fd(True)
-                continue
-            except OSError as exc:
-                raise ConnectionClosed(f"{self.peer}: write failed ({exc.strerror})") from None
-            view = view[written:]
+        self._start_thread()
 
     # --- the thread path -------------------------------------------------
 
@@ -198,26 +140,15 @@ class SerialTransport(Transport):
     # --- the interface ---------------------------------------------------
 
     async def read(self, max_bytes: int = 65536) -> bytes:
-        if self._fd is not None:
-            return await self._read_fd(max_bytes)
         return await self._read_thread(max_bytes)
 
     async def write(self, data: bytes) -> None:
-        if self._fd is not None:
-            await self._write_fd(bytes(data))
-        else:
-            await self._write_thread(bytes(data))
+        await self._write_thread(bytes(data))
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._fd is not None:
-            self._loop.remove_reader(self._fd)
-            self._loop.remove_writer(self._fd)
-            self._fd = None
-            self.port.close()
-            return
         self._stop.set()
         await self._loop.run_in_executor(None, self._thread.join, 5.0)
         self._writer.shutdown(wait=True)
@@ -229,7 +160,15 @@ class SerialTransport(Transport):
         return self._closed
 
 
-async def open_serial(url: str, **settings: Any) -> SerialTransport:
-    """Open any pyserial URL (or ``serial://`` URL, or device path) as a transport."""
+async def open_serial(url: str, **settings: Any) -> Transport:
+    """Open any pyserial URL (or ``serial://`` URL, or device path) as a transport.
+
+    A plain POSIX port gets an :class:`FdTransport` on pyserial's descriptor
+    (pyserial has configured termios; we only read and write); every other
+    pyserial class gets a :class:`SerialTransport` with its threads.
+    """
     port = open_serial_port(url, **settings)
+    fd = getattr(port, "fd", None)
+    if type(port) is serial.Serial and isinstance(fd, int):
+        return FdTransport(fd, url, on_close=port.close, port=port)
     return SerialTransport(port, peer=url)
