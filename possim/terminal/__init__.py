@@ -1,0 +1,1 @@
+"""The terminal simulator: state, counters, journal, receipts and the ECR port."""
