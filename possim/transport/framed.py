@@ -88,6 +88,14 @@ class FramedConnection:
         self._closed = False
         self.frames_in = 0
         self.frames_out = 0
+        # Start pumping at once when created inside a running loop: an STX peer expects its ACK
+        # even before the application asks for a frame.
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            self.start()
 
     # --- lifecycle -------------------------------------------------------
 

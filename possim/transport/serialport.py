@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sys
 import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -153,11 +154,19 @@ class SerialTransport(Transport):
         await self._loop.run_in_executor(None, self._thread.join, 5.0)
         self._writer.shutdown(wait=True)
         self.port.close()
+        _close_spy_log(self.port)
         self._queue.put_nowait(b"")
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+def _close_spy_log(port: serial.SerialBase) -> None:
+    """pyserial's ``spy://...?file=`` opens its log file and never closes it; do it for it."""
+    output = getattr(getattr(port, "formatter", None), "output", None)
+    if output is not None and hasattr(output, "close") and output not in (sys.stderr, sys.stdout):
+        output.close()
 
 
 async def open_serial(url: str, **settings: Any) -> Transport:
