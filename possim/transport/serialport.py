@@ -24,6 +24,7 @@ import asyncio
 import concurrent.futures
 import sys
 import threading
+import warnings
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -74,7 +75,12 @@ def open_serial_port(url: str, **settings: Any) -> serial.SerialBase:
         if url.startswith("serial:"):
             port, query = parse_serial_url(url)
             return serial.Serial(port=port, **{**query, **settings})
-        return serial.serial_for_url(url, **settings)
+        with warnings.catch_warnings():
+            # pyserial 3.5's rfc2217 client calls Thread.setDaemon() and setName(), deprecated since 3.10;
+            # silence exactly that so rfc2217:// works under `python -W error`.
+            warnings.filterwarnings("ignore", message=r"set(Daemon|Name)\(\) is deprecated",
+                                    category=DeprecationWarning)
+            return serial.serial_for_url(url, **settings)
     except (serial.SerialException, ValueError, OSError) as exc:
         raise TransportError(f"{url}: cannot open serial link ({exc})") from None
 
