@@ -281,7 +281,10 @@ class FieldClass:
             digits = count - 1
             wire = 1 + ((digits + 1) // 2 if self.content == "bcd" else digits)
             raw = _take(data, offset, wire, self.name)
-            rest = bcd2str(raw[1:], digits, self.left_nibble_pad) if self.content == "bcd" else raw[1:].decode("latin-1")
+            if self.content == "bcd":
+                rest = bcd2str(raw[1:], digits, self.left_nibble_pad)
+            else:
+                rest = raw[1:].decode("latin-1")
             return raw[:1].decode("latin-1") + rest, offset + wire
         if self.content == "hex":
             raw = _take(data, offset, 2 * count, self.name)

@@ -161,17 +161,17 @@ def test_any_field_subset_packs_like_jpos(name: str, data: st.DataObject) -> Non
     _check_both_ways(name, mti, fields)
 
 
-@pytest.mark.parametrize("name, odd_field, value, wire", [
+@pytest.mark.parametrize("name, field, value, wire", [
     ("ISO87BPackager", "19", "858", "0858"),   # IFB_NUMERIC(3, pad=true): pad nibble in front
     ("ISO93BPackager", "19", "858", "8580"),   # IFB_NUMERIC(3, pad=false): pad nibble after the digits
     ("ISO87BPackager", "35", "4761739001010119=2212", "21" + "4761739001010119D2212" + "0"),  # BCD, '=' is D
     ("ISO93BPackager", "35", "4761739001010119=2212", "21" + b"4761739001010119=2212".hex()),  # ASCII track
 ])
-def test_packager_specific_field_bytes(name: str, odd_field: str, value: str, wire: str) -> None:
+def test_packager_specific_field_bytes(name: str, field: str, value: str, wire: str) -> None:
     """The differences that make one dialect per packager necessary, shown on single fields."""
     packager, dialect = _pair(name)
-    encoded = dialect.encode(dialect.message("0800", {odd_field: value}))
-    assert encoded == packager.pack("0800", {odd_field: value})
+    encoded = dialect.encode(dialect.message("0800", {field: value}))
+    assert encoded == packager.pack("0800", {field: value})
     assert encoded.endswith(bytes.fromhex(wire))
 
 
