@@ -63,6 +63,8 @@ def check_width(width: int) -> int:
 
 def check_printable(name: str, value: str) -> str:
     """Refuse text the printer would misread or cannot print; the message names the field."""
+    if not isinstance(value, str):
+        raise ReceiptError(f"{name}: expected text, got {type(value).__name__}")
     for offset, char in enumerate(value):
         if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             raise ReceiptError(f"{name}: control character U+{ord(char):04X} at offset {offset} cannot be printed")

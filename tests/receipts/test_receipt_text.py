@@ -208,6 +208,7 @@ def test_title_is_centred_by_printed_columns() -> None:
     ("merchant_name", "商户\n名称"),
     ("merchant_name", "吉野家𠮷"),
     ("issuer", "银行\x1b@"),
+    ("acquirer", 42),
 ])
 def test_bad_fields_are_refused_naming_the_field(field: str, value: object) -> None:
     with pytest.raises(PossimError, match=field):
