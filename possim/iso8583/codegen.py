@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from possim.iso8583.spec import DIGIT_TYPES, PY_CODECS, FieldSpec
 
+SINGLE_BYTE = frozenset({"ascii", "ebcdic", "latin-1"})  # one character, one byte
+
 
 def _prefix_bytes(spec: FieldSpec) -> int:
     k = spec.prefix_digits
@@ -23,7 +25,7 @@ def _prefix_bytes(spec: FieldSpec) -> int:
 def _counts_wire_bytes(spec: FieldSpec) -> bool:
     """Multi-byte text (GB18030, UTF-8) can only be counted in bytes."""
     return spec.counts == "bytes" or (spec.type not in DIGIT_TYPES and spec.type != "b"
-                                      and spec.encoding not in ("ascii", "ebcdic"))
+                                      and spec.encoding not in SINGLE_BYTE)
 
 
 def _unit(spec: FieldSpec) -> str:
