@@ -160,9 +160,111 @@ CREATE TABLE case_events (
 CREATE INDEX case_events_by_case ON case_events (case_id, id);
 """
 
+# The transaction ledger (possim/host/ledger.py): card accounts, every
+# financial request the host authorised or declined, reversals, per-terminal
+# batches and key sessions. Full PANs are kept because the host must match
+# voids and refunds to their originals; nothing here is ever printed unmasked.
+_LEDGER_V1 = """
+CREATE TABLE accounts (
+    pan          TEXT PRIMARY KEY,
+    pin_hash     TEXT,
+    pin_required INTEGER NOT NULL DEFAULT 0 CHECK (pin_required IN (0, 1)),
+    pin_tries    INTEGER NOT NULL DEFAULT 0,
+    expiry       TEXT NOT NULL,
+    balance_fen  INTEGER NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('normal', 'lost', 'stolen', 'blocked')),
+    limit_fen    INTEGER,
+    kind         TEXT NOT NULL CHECK (kind IN ('debit', 'credit', 'foreign')),
+    source       TEXT NOT NULL,
+    created_at   TEXT NOT NULL
+);
+
+CREATE TABLE ledger_txns (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at             TEXT NOT NULL,
+    local_date     TEXT NOT NULL,
+    tid            TEXT NOT NULL,
+    mid            TEXT NOT NULL,
+    batch_no       TEXT NOT NULL,
+    stan           TEXT NOT NULL,
+    mti            TEXT NOT NULL,
+    txn_type       TEXT NOT NULL,
+    pan            TEXT,
+    card_kind      TEXT,
+    amount_fen     INTEGER NOT NULL,
+    response_code  TEXT NOT NULL,
+    rrn            TEXT,
+    auth_code      TEXT,
+    original_id    INTEGER REFERENCES ledger_txns(id),
+    balance_effect INTEGER NOT NULL DEFAULT 0,
+    refunded_fen   INTEGER NOT NULL DEFAULT 0,
+    voided_by      INTEGER REFERENCES ledger_txns(id),
+    reversed_at    TEXT,
+    UNIQUE (tid, batch_no, stan, mti)
+);
+CREATE INDEX ledger_txns_by_rrn ON ledger_txns (rrn);
+CREATE INDEX ledger_txns_by_batch ON ledger_txns (tid, batch_no);
+
+CREATE TABLE ledger_reversals (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    tid         TEXT NOT NULL,
+    batch_no    TEXT NOT NULL,
+    stan        TEXT NOT NULL,
+    txn_type    TEXT NOT NULL,
+    amount_fen  INTEGER NOT NULL,
+    reason      TEXT,
+    original_id INTEGER REFERENCES ledger_txns(id),
+    applied     INTEGER NOT NULL CHECK (applied IN (0, 1)),
+    answers     INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (tid, batch_no, stan)
+);
+
+CREATE TABLE ledger_batches (
+    tid             TEXT NOT NULL,
+    mid             TEXT NOT NULL,
+    batch_no        TEXT NOT NULL,
+    opened_at       TEXT NOT NULL,
+    settled_at      TEXT,
+    result          TEXT,
+    terminal_totals TEXT,
+    host_totals     TEXT,
+    PRIMARY KEY (tid, batch_no)
+);
+
+CREATE TABLE batch_upload_lines (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    tid        TEXT NOT NULL,
+    batch_no   TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    pan_last4  TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL,
+    stan       TEXT NOT NULL,
+    matched    INTEGER NOT NULL CHECK (matched IN (0, 1))
+);
+
+CREATE TABLE key_sessions (
+    tid           TEXT PRIMARY KEY,
+    key_mode      TEXT NOT NULL,
+    mac_algorithm TEXT NOT NULL,
+    pik_wrapped   TEXT NOT NULL,
+    mak_wrapped   TEXT NOT NULL,
+    tdk_wrapped   TEXT,
+    signed_in_at  TEXT NOT NULL,
+    signed_off_at TEXT,
+    operator      TEXT
+);
+
+CREATE TABLE host_counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
 #: Applied in order; ``PRAGMA user_version`` = number applied. Append only.
 MIGRATIONS: list[Migration] = [
     Migration("back office: merchants, terminals, deposits, review facts, return cases", _BACKOFFICE_V1),
+    Migration("ledger: accounts, transactions, reversals, batches, batch uploads, key sessions", _LEDGER_V1),
 ]
 
 
