@@ -18,6 +18,8 @@ from possim.iso8583.dialect import Dialect
 from possim.iso8583.errors import DialectError
 
 SUFFIXES = (".yaml", ".yml")
+# libyaml's loader when PyYAML has it (its wheels do): a tenth of the time of the pure-Python one, same result
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _search_dirs() -> list[Path]:
@@ -45,7 +47,7 @@ def load_file(path: Path) -> Dialect:
     except OSError as exc:
         raise DialectError(f"dialect file {path}: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1}" if mark else ""
