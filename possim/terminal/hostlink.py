@@ -45,7 +45,9 @@ class HostLink:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 transport = await open_url(self.url)
-        except (OSError, TransportError, TimeoutError) as exc:
+        except TransportError as exc:
+            raise LinkDown(str(exc)) from None
+        except (OSError, TimeoutError) as exc:
             raise LinkDown(f"host {self.url}: cannot connect ({exc or 'timed out'})") from None
         self._conn = FramedConnection(transport, self.framing, on_frame=self.on_frame)
         self._conn.start()
