@@ -89,14 +89,19 @@ def _case_tags(case: Case) -> dict[str, str]:
     return {"CI": str(case.id), "CS": case.state.value}
 
 
+def _item(text: str) -> str:
+    """One item of a ``;``-joined list: a ``;`` inside the text becomes ``,``."""
+    return text.replace(";", ",")
+
+
 def _status_tags(case: Case) -> dict[str, str]:
     tags = _case_tags(case)
     decision = case.decision
     if decision is not None:
         reasons = decision.reasons or decision.waived
         if reasons:
-            tags["DR"] = ";".join(f"{r.code}:{r.text}" for r in reasons)
-            tags["DA"] = ";".join(r.advice for r in reasons)
+            tags["DR"] = ";".join(f"{r.code}:{_item(r.text)}" for r in reasons)
+            tags["DA"] = ";".join(_item(r.advice) for r in reasons)
     if case.refund_fen is not None:
         tags["RA"] = str(case.refund_fen)
     if case.refund_due is not None:
