@@ -40,7 +40,7 @@ RESULT_NAMES = frozenset({
 })
 CASE_NAMES = frozenset({
     "case_id", "state", "tid", "mid", "refund_fen", "refund_due", "refund_method", "refund_overdue",
-    "reasons", "waived", "advice", "approved", "status_line", "case", "error",
+    "reasons", "reason_texts", "waived", "advice", "approved", "status_line", "case", "error",
 })
 RAW_NAMES = frozenset({"request", "response", "mti", "fields", "header", "tpdu", "error"})
 CLOCK_NAMES = frozenset({"now", "date"})

@@ -65,6 +65,7 @@ class Expectation:
     matcher: Matcher
     source: str
     line: int
+    raw: Any = None            # the spec as written, re-read at run time when it holds ${save.*} references
 
     @property
     def shown(self) -> str:
@@ -89,7 +90,8 @@ def compile_expect(spec: Any, kind: StepKind, where: str) -> tuple[Expectation, 
             if isinstance(value, LineDict) and not _is_matcher_form(value):
                 walk(value, here)
             else:
-                out.append(Expectation(here, parse_matcher(value, node.where(key)), node.source, node.line_of(key)))
+                out.append(Expectation(here, parse_matcher(value, node.where(key)), node.source, node.line_of(key),
+                                       value))
 
     walk(mapping, ())
     return tuple(out)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from possim.errors import PossimError
-from possim.scenario.context import substitute
+from possim.scenario.context import references, substitute
 from possim.scenario.driver import Driver, Unsupported
-from possim.scenario.matchers import MISSING
-from possim.scenario.model import Scenario, Step
+from possim.scenario.matchers import MISSING, parse_matcher
+from possim.scenario.model import Expectation, Scenario, Step
 from possim.scenario.outcome import Mismatch, Observation, check, resolve, show
 
 PASSED, FAILED, XFAILED, XPASSED, SKIPPED = "PASS", "FAIL", "XFAIL", "XPASS", "SKIP"
@@ -70,6 +70,17 @@ def _observed_summary(obs: Observation, unmask: bool) -> list[str]:
         if obs.get(key) is not None:
             lines.append(f"{key}: {show(obs[key], (key,), obs, unmask)}")
     return lines
+
+
+def resolve_expectations(expect: tuple[Expectation, ...], namespaces: dict[str, Any]) -> tuple[Expectation, ...]:
+    """Expectations with saved values filled in (``rrn: ${save.sale_rrn}``)."""
+    out = []
+    for exp in expect:
+        if references(exp.raw):
+            where = f"{exp.source}:{exp.line}"
+            exp = replace(exp, matcher=parse_matcher(substitute(exp.raw, namespaces, where), where))
+        out.append(exp)
+    return tuple(out)
 
 
 class Runner:
@@ -146,7 +157,11 @@ class Runner:
             return "skip"
         except PossimError as exc:
             return failure(f"{step.action} could not be carried out: {exc}")
-        mismatches = check(step.expect, obs, self.unmask)
+        try:
+            expectations = resolve_expectations(step.expect, {"save": saved, "param": scenario.parameters})
+        except PossimError as exc:
+            return failure(str(exc), obs=obs)
+        mismatches = check(expectations, obs, self.unmask)
         if obs.get("error") and not any(e.path[0] == "error" for e in step.expect):
             return failure(f"{step.action} was refused: {obs['error']}", mismatches, obs)
         if mismatches:
