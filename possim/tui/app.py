@@ -57,7 +57,6 @@ class TrafficApp(App[None]):
     TITLE = "possim tui"
     CSS = """
     #main { height: 1fr; }
-    #left { width: 1fr; }
     #list { height: 1fr; min-height: 6; }
     #detail { height: 1fr; min-height: 8; }
     #filter { dock: bottom; display: none; }
@@ -112,37 +111,40 @@ class TrafficApp(App[None]):
         self._detail_for: int | None = None
         if source is not None:
             self.sub_title = source.description
+        self._list = MessageList(self.model, tz=tz, id="list")
+        self._tree = FieldTree("no message selected", id="tree")
+        self._hex = HexView(id="hex")
+        self._cases = CasesPanel(id="cases")
 
     # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatsBar(id="stats")
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield ListHeader()
-                yield MessageList(self.model, tz=self.tz, id="list")
-                with Horizontal(id="detail"):
-                    yield FieldTree("no message selected", id="tree")
-                    yield HexView(id="hex")
-            yield CasesPanel(id="cases")
+        with Vertical(id="main"):
+            yield ListHeader()
+            yield self._list
+            with Horizontal(id="detail"):
+                yield self._tree
+                yield self._hex
+                yield self._cases
         yield Input(placeholder="filter: mti=0200,0210 stan=000123 tid=12345678 rc=05 role=host dir=in errors",
                     id="filter")
         yield Footer()
 
     @property
     def message_list(self) -> MessageList:
-        return self.query_one("#list", MessageList)
+        return self._list
 
     @property
     def field_tree(self) -> FieldTree:
-        return self.query_one("#tree", FieldTree)
+        return self._tree
 
     @property
     def hex_view(self) -> HexView:
-        return self.query_one("#hex", HexView)
+        return self._hex
 
     @property
     def cases_panel(self) -> CasesPanel:
-        return self.query_one("#cases", CasesPanel)
+        return self._cases
 
     def on_mount(self) -> None:
         self.field_tree.show_root = True
@@ -188,6 +190,8 @@ class TrafficApp(App[None]):
 
     def _ingest(self, events: list[TrafficEvent]) -> None:
         rows = self.model.add(events, self.clock())
+        if not self._list.is_attached:
+            return  # a batch that arrived while the screen was closing
         management = [r for r in rows if r.mti.startswith("08")]
         if management:
             lines = return_path_lines(management)

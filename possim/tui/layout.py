@@ -27,6 +27,7 @@ from possim.iso8583.tlv import encode_length, parse_tlv
 from possim.traffic import masking
 
 Span = tuple[int, int]  # [start, end) byte offsets in the message body
+NAME_WIDTH = 28  # dialect names are long ("System trace audit number (voucher no.)"); the value matters more
 
 
 @dataclass
@@ -43,14 +44,14 @@ class FieldNode:
 
     def label(self) -> str:
         """The tree line: key, name, format, value and a note such as a response code's meaning."""
-        parts = [f"{self.key:<7}", self.name]
-        if self.fmt:
-            parts.append(f"[{self.fmt}]")
-        text = " ".join(parts)
+        name = self.name if len(self.name) <= NAME_WIDTH else self.name[:NAME_WIDTH - 1] + "…"
+        text = f"{self.key:<7} {name}"
         if self.value:
             text += f" = {self.value}"
         if self.note:
             text += f"  ({self.note})"
+        if self.fmt:
+            text += f"  [{self.fmt}]"
         return text
 
     def walk(self) -> list[FieldNode]:

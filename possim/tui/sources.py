@@ -79,3 +79,52 @@ class AttachSource:
             self._reader.stop()
         if self._thread is not None:
             self._thread.join(timeout=2)
+
+
+class TapSource:
+    """``--tap LISTEN UPSTREAM``: the proxy runs on its own loop and publishes on a bus the screen reads."""
+
+    def __init__(self, listen: str, upstream: str, *, dialect: str = "cup-pos", framing: str | None = None) -> None:
+        from possim.iso8583 import get_dialect
+
+        self.dialect = get_dialect(dialect)
+        self.framing = framing or self.dialect.default_framing
+        self.listen = listen
+        self.upstream = upstream
+        self.bus = TrafficBus()
+        self.description = f"tap {listen} → {upstream} ({self.dialect.name}, {self.framing})"
+        self._loop: object | None = None
+        self._tap: object | None = None
+        self._reader = BusSource(self.bus, self.description)
+
+    def open(self) -> str:
+        """Start listening now (so a bad URL is reported before the screen opens); returns the URL."""
+        from possim.tui.background import LoopThread
+        from possim.tui.tap import TapServer
+
+        loop = LoopThread("possim-tui-tap")
+        tap = TapServer(self.listen, self.upstream, self.bus, dialect=self.dialect, framing=self.framing)
+        try:
+            url = loop.run(tap.start())
+        except BaseException:
+            loop.close()
+            raise
+        self._loop, self._tap = loop, tap
+        self.description = f"tap {url} → {self.upstream} ({self.dialect.name}, {self.framing})"
+        self._reader.description = self.description
+        return url
+
+    def start(self, deliver: Deliver, on_end: OnEnd) -> None:
+        if self._tap is None:
+            self.open()
+        self._reader.start(deliver, on_end)
+
+    def stop(self) -> None:
+        self._reader.stop()
+        loop, tap = self._loop, self._tap
+        if loop is not None and tap is not None:
+            try:
+                loop.run(tap.close(), timeout=5)  # type: ignore[attr-defined]
+            finally:
+                loop.close()  # type: ignore[attr-defined]
+        self._loop = self._tap = None

@@ -153,7 +153,7 @@ class ListHeader(Static):
 class FieldTree(Tree[FieldNode]):
     """Fields of the selected message; highlighting one lights its bytes in the hex pane."""
 
-    DEFAULT_CSS = "FieldTree { width: 3fr; border: round $primary 50%; }"
+    DEFAULT_CSS = "FieldTree { width: 1fr; border: round $primary 50%; }"
 
     def show(self, nodes: list[FieldNode], title: str) -> None:
         self.clear()
@@ -175,7 +175,7 @@ class HexView(VerticalScroll):
     """The frame's bytes with the selected field's range highlighted."""
 
     DEFAULT_CSS = """
-    HexView { width: 2fr; border: round $primary 50%; }
+    HexView { width: 76; border: round $primary 50%; }
     HexView > Static { width: auto; }
     """
 
@@ -237,7 +237,7 @@ class StatsBar(Static):
 class CasesPanel(DataTable):
     """Return cases and their states (from the host DB), or the return-path messages seen."""
 
-    DEFAULT_CSS = "CasesPanel { width: 58; border: round $secondary; display: none; }"
+    DEFAULT_CSS = "CasesPanel { width: 44; border: round $secondary; display: none; }"
 
     def on_mount(self) -> None:
         self.add_columns("case", "TID", "state", "detail")
