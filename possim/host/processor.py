@@ -18,6 +18,7 @@ registered, bound, to this merchant (97/58/03) -> signed in (22) -> MAC (A0)
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import sqlite3
@@ -45,7 +46,8 @@ from possim.host.settlement import (
 from possim.iso8583 import Dialect, Message
 from possim.iso8583.errors import DecodeError, EncodeError
 from possim.link.tpdu import reply_tpdu
-from possim.security import message as secmsg
+from possim.security.mac import compute_mac
+from possim.security.message import MAC_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -210,11 +212,24 @@ class Processor:
         ctx.session = self.sessions.get(ctx.tid)
         if ctx.session is None or "64" not in ctx.msg:
             return
+        if max(map(int, ctx.msg.fields)) != self.dialect.mac_field:
+            log.info("terminal %s: field 64 is not the last field", ctx.tid)
+            return
         try:
-            ctx.mac_ok = secmsg.check(self.dialect, ctx.body, ctx.session.mac_algorithm, ctx.session.mak).ok
+            expected = compute_mac(ctx.session.mac_algorithm, ctx.session.mak, self._mac_block(ctx.body))
         except PossimError as exc:
             log.info("terminal %s: MAC not checkable: %s", ctx.tid, exc)
-            ctx.mac_ok = False
+            return
+        ctx.mac_ok = hmac.compare_digest(expected, self._mac_on_wire(ctx.body))
+
+    def _mac_block(self, body: bytes) -> bytes:
+        """What the MAC covers, for a message already decoded with the MAC field last
+        (the same bytes as ``Dialect.mac_input``, without decoding the message again)."""
+        return body[self.dialect.mac_offset:len(body) - self.dialect.mac_size]
+
+    def _mac_on_wire(self, body: bytes) -> bytes:
+        raw = body[len(body) - self.dialect.mac_size:]
+        return raw if len(raw) == MAC_LENGTH else bytes.fromhex(raw.decode("ascii", "replace") or "00")
 
     def _route(self, ctx: _Ctx) -> tuple[Handler, str]:
         msg = ctx.msg
@@ -294,8 +309,10 @@ class Processor:
             body = self.dialect.encode(response)
         if sign:
             assert ctx.session is not None
-            body = secmsg.sign(self.dialect, body, ctx.session.mac_algorithm, ctx.session.mak)
-            response.fields["64"] = body[-self.dialect.mac_size:].hex().upper()
+            mac = compute_mac(ctx.session.mac_algorithm, ctx.session.mak, self._mac_block(body))
+            wire = mac if self.dialect.mac_size == MAC_LENGTH else mac.hex().upper().encode("ascii")
+            body = body[:len(body) - self.dialect.mac_size] + wire
+            response.fields["64"] = mac.hex().upper()
         return Response(response, body)
 
     def _host_time(self, ctx: _Ctx, *, settlement_date: bool = True) -> None:
