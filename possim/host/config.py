@@ -140,6 +140,8 @@ def _text(where: str, value: Any) -> str:
 
 
 def _digits(where: str, value: Any, lengths: tuple[int, ...] | range) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ConfigError(f"{where}: write it in quotes (as a number it would lose leading zeros)")
     text = _text(where, value)
     if not text.isdigit() or len(text) not in lengths:
         raise ConfigError(f"{where}: expected {min(lengths)}..{max(lengths)} digits, got {len(text)} characters"
@@ -241,7 +243,12 @@ def _terminal(i: int, data: Any, defaults: Defaults) -> TerminalConfig:
     mid = m.get("mid")
     if state is not TerminalState.REGISTERED and mid is None:
         raise ConfigError(f"{where}.mid: a terminal in state {state.value} needs a merchant")
-    tmk = parse_hex_key(_text(f"{where}.tmk", m["tmk"]), f"{where}.tmk", (8, 16, 24))
+    if not isinstance(m["tmk"], str):
+        raise ConfigError(f"{where}.tmk: write the key as hex text in quotes")
+    try:
+        tmk = parse_hex_key(m["tmk"], f"{where}.tmk", (8, 16, 24))
+    except PossimError as exc:
+        raise ConfigError(str(exc)) from None
     return TerminalConfig(
         tid=tid, mid=None if mid is None else _text(f"{where}.mid", mid), tmk=tmk,
         mac_algorithm=_choice(f"{where}.mac_algorithm", m.get("mac_algorithm", defaults.mac_algorithm),
