@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from possim.errors import PossimError
-from possim.host.cases import CaseDesk, CaseError
+from possim.host.cases import CaseDesk
 from possim.host.clock import SimulatedClock
 from possim.host.db import open_db
-from possim.host.merchants import BackOfficeError, MerchantRegistry
-from possim.host.policy import Inspection, PolicyError, SqliteFactsProvider
+from possim.host.merchants import MerchantRegistry
+from possim.host.policy import Inspection, SqliteFactsProvider
 from possim.iso8583 import Dialect
-from possim.scenario.driver import Unsupported
 from possim.scenario.model import Scenario, Step
 from possim.scenario.outcome import Observation
 from possim.scenario.relay import Relay
@@ -109,7 +108,7 @@ class HostSide:
     def perform(self, step: Step, args: dict[str, Any], tid: str | None) -> Observation:
         try:
             return getattr(self, f"_do_{step.action}")(args, tid)
-        except (CaseError, BackOfficeError, PolicyError) as exc:
+        except PossimError as exc:  # the back office said no: an outcome a scenario may expect
             return {"error": str(exc)}
 
     def _do_review(self, args: dict[str, Any], tid: str | None) -> Observation:
@@ -186,10 +185,3 @@ class HostSide:
             self.clock.advance(**amounts)
         now = self.clock.now()
         return {"now": now.isoformat(), "date": now.date().isoformat()}
-
-    def _do_link_fault(self, args: dict[str, Any], tid: str | None) -> Observation:
-        if self.relay is None:
-            raise Unsupported("no relay in the path")
-        self.relay.faults.drop_responses += int(args.get("drop_responses", 0))
-        self.relay.faults.corrupt_mac += int(args.get("corrupt_mac", 0))
-        return {"armed": self.relay.faults.armed}

@@ -28,6 +28,8 @@ TERMINAL_SIM_KEYS = ("merchant_name", "key_mode", "profile", "operator", "respon
 CARD_KEYS = ("name", "pan", "pin", "expiry", "balance_fen", "status", "limit_fen", "kind", "pin_required",
              "entry", "track2")
 INCLUDE_KEYS = ("description", "steps")
+# Outcomes that hold named parts (``data: {case_state: ...}``); every other outcome is one value.
+NESTED_OUTCOMES = frozenset({"data", "request", "response", "case", "fields"})
 MAX_INCLUDE_DEPTH = 8
 
 
@@ -88,6 +90,8 @@ def compile_expect(spec: Any, kind: StepKind, where: str) -> tuple[Expectation, 
                                     f"{_close_match(key, kind.observes)}; it offers: "
                                     f"{', '.join(sorted(kind.observes))}")
             if isinstance(value, LineDict) and not _is_matcher_form(value):
+                if not path and key not in NESTED_OUTCOMES:
+                    parse_matcher(value, node.where(key))  # a value, not a group: report the bad matcher
                 walk(value, here)
             else:
                 out.append(Expectation(here, parse_matcher(value, node.where(key)), node.source, node.line_of(key),
