@@ -37,6 +37,11 @@ class Driver(abc.ABC):
     async def perform(self, step: Step, args: dict[str, Any]) -> Observation:
         """Carry out one step (arguments already resolved) and return what was observed."""
 
+    def unsupported(self, scenario: Scenario, step: Step) -> str | None:
+        """Why this driver cannot carry out ``step`` (None if it can): checked for every step before
+        anything starts, so a scenario that cannot run completely does not run partly."""
+        return None
+
     def traffic(self, last: int = 12, unmask: bool = False) -> list[str]:
         """The last frames seen, one decoded, masked line each (for failure reports)."""
         return []

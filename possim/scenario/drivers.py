@@ -109,6 +109,13 @@ class WireDriver(Driver):
             return {"armed": self.relay.faults.armed}
         return await self.backoffice_step(step, args)
 
+    has_host = False  # a host possim runs, with its back office
+
+    def unsupported(self, scenario: Scenario, step: Step) -> str | None:
+        if step.kind.kind == BACKOFFICE and step.action != "link_fault" and not self.has_host:
+            return f"back-office step {step.action!r} needs a host possim runs; {self.name} has none"
+        return None
+
     async def terminal_step(self, step: Step, args: dict[str, Any]) -> Observation:
         raise Unsupported(f"{self.name} cannot carry out terminal steps")
 
@@ -129,6 +136,7 @@ class InProcessDriver(WireDriver):
     """possim plays both ends: its host and its simulated terminals, over loopback TCP."""
 
     name = "in-process"
+    has_host = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

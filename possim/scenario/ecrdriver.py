@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from possim.errors import PossimError
+from possim.scenario.catalogue import TERMINAL
 from possim.scenario.driver import StepFailed, Unsupported
 from possim.scenario.drivers import WireDriver
 from possim.scenario.model import Scenario, Step
@@ -76,6 +77,15 @@ class EcrDriver(WireDriver):
     """Terminal steps through the ECR port at ``terminal_url``; possim's host listens at ``host_listen``."""
 
     name = "ECR"
+    has_host = True
+
+    def unsupported(self, scenario: Scenario, step: Step) -> str | None:
+        if step.kind.kind == TERMINAL and step.action not in COMMANDS:
+            return f"the ECR link has no command for {step.action}"
+        attached = default_terminal(scenario)
+        if step.kind.kind == TERMINAL and step.terminal is not None and step.terminal != attached:
+            return f"the ECR port drives one terminal ({attached}), not {step.terminal}"
+        return super().unsupported(scenario, step)
 
     def __init__(self, terminal_url: str, host_listen: str, *, protocol: str = "ecr-possim",
                  **kwargs: Any) -> None:

@@ -110,6 +110,12 @@ class Runner:
         driver = self.make_driver(scenario)
         saved: dict[str, Any] = {}
         result = ScenarioResult(scenario, PASSED, 0.0, saved=saved)
+        for number, step in enumerate(scenario.steps, start=1):
+            why = driver.unsupported(scenario, step)
+            if why is not None:
+                result.status, result.reason = SKIPPED, f"step {number} ({step.action}) at {step.where}: {why}"
+                await driver.close()
+                return result
         try:
             try:
                 await driver.start(scenario)

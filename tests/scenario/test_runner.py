@@ -154,3 +154,21 @@ def test_absent_saved_value_fails_the_step(tmp_path: Path) -> None:
     result = Runner(lambda s: ScriptedDriver({"purchase": {"code": "51"}})).run(scenario)
     assert result.status == FAILED
     assert result.failure.problem == "save rrn: rrn is absent in what purchase returned"
+
+
+class HostlessDriver(ScriptedDriver):
+    def unsupported(self, scenario: Scenario, step: Step) -> str | None:
+        return "no back office here" if step.action == "review" else None
+
+
+def test_a_scenario_that_cannot_run_completely_does_not_run_at_all(tmp_path: Path) -> None:
+    [scenario] = load_scenarios(write(tmp_path / "a.yaml", """
+        scenario: skip up front
+        steps:
+          - echo:
+          - review:
+        """))
+    driver = HostlessDriver({"echo": {"code": "00"}})
+    result = Runner(lambda s: driver).run(scenario)
+    assert result.status == SKIPPED and driver.calls == [] and driver.closed
+    assert result.reason == f"step 2 (review) at {tmp_path / 'a.yaml'}:4: no back office here"
