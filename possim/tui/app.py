@@ -151,6 +151,7 @@ class TrafficApp(App[None]):
         self.hex_view.border_title = "bytes"
         self.field_tree.border_title = "fields"
         self.cases_panel.display = self.show_cases
+        self.hex_view.set_narrow(self.show_cases)
         self.message_list.focus()
         self.refresh_stats()
         self.set_interval(STATS_INTERVAL, self.refresh_stats)
@@ -374,6 +375,7 @@ class TrafficApp(App[None]):
     def action_cases(self) -> None:
         self.show_cases = not self.show_cases
         self.cases_panel.display = self.show_cases
+        self.hex_view.set_narrow(self.show_cases)
         if self.show_cases:
             if self.cases_db is not None:
                 self.refresh_cases()

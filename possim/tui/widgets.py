@@ -73,6 +73,8 @@ class MessageList(ScrollView, can_focus=True):
             self.selected = self.model.row(count - 1).number
             self.scroll_to(y=max(0, count - self.scrollable_content_region.height), animate=False,
                            immediate=True)
+            # a jump in size (a new filter) is only scrollable once the layout has caught up
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
         self.refresh()
 
     def select_number(self, number: int) -> None:
@@ -176,6 +178,7 @@ class HexView(VerticalScroll):
 
     DEFAULT_CSS = """
     HexView { width: 76; border: round $primary 50%; }
+    HexView.narrow { width: 46; }
     HexView > Static { width: auto; }
     """
 
@@ -198,9 +201,19 @@ class HexView(VerticalScroll):
         if not self.data:
             self._body.update(self.border_subtitle or "")
             return
-        self._body.update(hex_dump(self.data, span))
+        per_line = self.per_line
+        self._body.update(hex_dump(self.data, span, per_line=per_line))
         if span is not None:
-            self.scroll_to(y=max(0, line_of(span[0]) - 1), animate=False)
+            self.scroll_to(y=max(0, line_of(span[0], per_line) - 1), animate=False)
+
+    @property
+    def per_line(self) -> int:
+        """16 bytes a line, or 8 when the pane is narrowed to make room for the cases panel."""
+        return 8 if self.has_class("narrow") else 16
+
+    def set_narrow(self, narrow: bool) -> None:
+        self.set_class(narrow, "narrow")
+        self.set_highlight(self.highlight)
 
 
 class StatsBar(Static):
@@ -237,7 +250,7 @@ class StatsBar(Static):
 class CasesPanel(DataTable):
     """Return cases and their states (from the host DB), or the return-path messages seen."""
 
-    DEFAULT_CSS = "CasesPanel { width: 44; border: round $secondary; display: none; }"
+    DEFAULT_CSS = "CasesPanel { width: 44; height: 1fr; border: round $secondary; display: none; }"
 
     def on_mount(self) -> None:
         self.add_columns("case", "TID", "state", "detail")
