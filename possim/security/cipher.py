@@ -9,6 +9,7 @@ purpose: every other module asks this one for a block cipher.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Protocol
 
 from Crypto.Cipher import DES, DES3
@@ -57,12 +58,40 @@ def effective_key(key: bytes) -> bytes:
     raise KeyLengthError(f"key: expected 8, 16 or 24 bytes, got {len(key)}")
 
 
+#: Distinct keys whose ciphers are kept; a host with more terminals than this just rebuilds some.
+CIPHER_CACHE_SIZE = 1024
+
+
 def ecb(key: bytes) -> BlockCipher:
-    """An ECB block cipher for a single-, double- or triple-length DES key."""
+    """An ECB block cipher for a single-, double- or triple-length DES key.
+
+    Building a cipher (the DES key schedule) costs more than encrypting a
+    block, and a host MACs every message under the same few keys, so the
+    ciphers are cached by key. ECB holds no state between calls, so a cached
+    cipher is safe to share."""
+    return _ecb(bytes(key))
+
+
+@lru_cache(maxsize=CIPHER_CACHE_SIZE)
+def _ecb(key: bytes) -> BlockCipher:
     k = effective_key(key)
     if len(k) == 8:
         return DES.new(k, DES.MODE_ECB)
     return DES3.new(k, DES3.MODE_ECB)
+
+
+def cbc_last_block(key: bytes, data: bytes) -> bytes:
+    """The last block of ``data`` (a multiple of 8 bytes) CBC-encrypted from a zero IV: a CBC-MAC.
+
+    One call into the cipher instead of one per block (CBC objects carry
+    their chaining value, so each call gets a fresh one)."""
+    _check_blocks(data)
+    k = effective_key(key)
+    if len(k) == 8:
+        cbc = DES.new(k, DES.MODE_CBC, iv=bytes(BLOCK))
+    else:
+        cbc = DES3.new(k, DES3.MODE_CBC, iv=bytes(BLOCK))
+    return cbc.encrypt(data)[-BLOCK:]
 
 
 def encrypt_ecb(key: bytes, data: bytes) -> bytes:
@@ -76,7 +105,10 @@ def decrypt_ecb(key: bytes, data: bytes) -> bytes:
 
 
 def xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+    """Byte-wise XOR of two equal-length strings (as integers: one operation, not one per byte)."""
+    if len(a) != len(b):
+        raise ValueError(f"xor: lengths differ ({len(a)} and {len(b)} bytes)")
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
 def zero_pad(data: bytes) -> bytes:

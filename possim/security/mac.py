@@ -17,7 +17,10 @@ Every function returns the 8 bytes that go into field 64.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from functools import reduce
+from operator import xor as _xor_int
 from typing import Callable
 
 from possim.errors import PossimError
@@ -31,12 +34,7 @@ DOUBLE_LENGTH_KEY = (16,)
 
 def x99(key: bytes, data: bytes) -> bytes:
     _need_key("x9.9", key, ANY_DES_KEY)
-    state = bytes(BLOCK)
-    enc = cipher.ecb(key)
-    padded = zero_pad(data)
-    for i in range(0, len(padded), BLOCK):
-        state = enc.encrypt(xor(state, padded[i:i + BLOCK]))
-    return state
+    return cipher.cbc_last_block(key, zero_pad(data))
 
 
 def x919(key: bytes, data: bytes) -> bytes:
@@ -50,17 +48,16 @@ def x919(key: bytes, data: bytes) -> bytes:
 def cup_ecb(key: bytes, data: bytes) -> bytes:
     _need_key("cup-ecb", key, ANY_DES_KEY)
     enc = cipher.ecb(key)
-    expanded = _xor_blocks(data, BLOCK).hex().upper().encode("ascii")
+    expanded = _xor_blocks(data).hex().upper().encode("ascii")
     temp = xor(enc.encrypt(expanded[:8]), expanded[8:])
     return enc.encrypt(temp).hex().upper()[:8].encode("ascii")
 
 
-def _xor_blocks(data: bytes, size: int) -> bytes:
-    padded = data if data and len(data) % size == 0 else data + bytes(size - len(data) % size)
-    acc = bytes(size)
-    for i in range(0, len(padded), size):
-        acc = xor(acc, padded[i:i + size])
-    return acc
+def _xor_blocks(data: bytes) -> bytes:
+    """XOR of all zero-padded 8-byte blocks, taken as 64-bit machine words (XOR does not care about
+    byte order as long as the words are read and written back the same way)."""
+    padded = zero_pad(data)
+    return reduce(_xor_int, memoryview(padded).cast("Q"), 0).to_bytes(BLOCK, sys.byteorder)
 
 
 def _need_key(alg: str, key: bytes, lengths: tuple[int, ...]) -> None:
