@@ -27,7 +27,7 @@ from possim.traffic import TrafficEvent
 from possim.tui.cases import CaseLine, read_cases, return_path_lines
 from possim.tui.export import export_events
 from possim.tui.layout import FieldNode, message_tree
-from possim.tui.model import DEFAULT_CAPACITY, Row, TrafficModel, parse_filter
+from possim.tui.model import DEFAULT_CAPACITY, Filter, Row, TrafficModel, parse_filter
 from possim.tui.screens import ExportScreen, HelpScreen
 from possim.tui.sources import Source
 from possim.tui.widgets import CasesPanel, FieldTree, HexView, ListHeader, MessageList, StatsBar
@@ -320,7 +320,7 @@ class TrafficApp(App[None]):
         self.query_one("#filter", Input).remove_class("open")
         self.message_list.focus()
 
-    def _apply_filter(self, flt) -> None:  # type: ignore[no-untyped-def]
+    def _apply_filter(self, flt: Filter) -> None:
         self.model.set_filter(flt)
         keep = self.message_list.cursor is not None
         self.message_list.sync(self.follow or not keep)

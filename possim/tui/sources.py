@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from possim.traffic import Subscription, TrafficBus
 from possim.tui.reader import DEFAULT_INTERVAL, AttachReader, Deliver, read_subscription
+
+if TYPE_CHECKING:
+    from possim.tui.background import LoopThread
+    from possim.tui.tap import TapServer
 
 OnEnd = Callable[[str | None], None]  # why the source ended (None: stopped on purpose)
 SUBSCRIPTION_SIZE = 50_000
@@ -93,8 +97,8 @@ class TapSource:
         self.upstream = upstream
         self.bus = TrafficBus()
         self.description = f"tap {listen} → {upstream} ({self.dialect.name}, {self.framing})"
-        self._loop: object | None = None
-        self._tap: object | None = None
+        self._loop: LoopThread | None = None
+        self._tap: TapServer | None = None
         self._reader = BusSource(self.bus, self.description)
 
     def open(self) -> str:
@@ -124,7 +128,7 @@ class TapSource:
         loop, tap = self._loop, self._tap
         if loop is not None and tap is not None:
             try:
-                loop.run(tap.close(), timeout=5)  # type: ignore[attr-defined]
+                loop.run(tap.close(), timeout=5)
             finally:
-                loop.close()  # type: ignore[attr-defined]
+                loop.close()
         self._loop = self._tap = None
