@@ -1,7 +1,7 @@
 """``possim load``: Locust users acting as CUP POS terminals against a host.
 
     possim load --host URL [--users N] [--duration S] [--workers N] [--spawn-rate R] [--mix MIX]
-                [--config FILE] [--csv PREFIX] [--html FILE] [--timeout S] [--ledger-db PATH]
+                [--config FILE] [--csv PREFIX] [--html FILE] [--timeout S] [--ledger-db PATH] [--summary FILE]
     possim load make-config [--terminals N] [--mac-alg ALG]
     possim load locustfile
 
@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seconds to wait for an answer before the terminal reverses (default 10)")
     parser.add_argument("--ledger-db", metavar="PATH",
                         help="the host's --db: after the run, check its ledger against Locust's counts")
+    parser.add_argument("--summary", metavar="FILE",
+                        help="write the final counts per transaction and failure as JSON (exact; Locust's CSV "
+                             "can miss the last second)")
     parser.add_argument("-v", "--verbose", action="store_true", help="Locust's INFO messages")
     parser.set_defaults(func=_run)
     sub = parser.add_subparsers(dest="load_command", metavar="COMMAND", parser_class=type(parser))
@@ -67,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--host is required (tcp://HOST:PORT of the host to load)")
     plan = LoadPlan(host=args.host, users=args.users, duration=args.duration, workers=args.workers,
                     spawn_rate=args.spawn_rate, mix=args.mix or DEFAULT_MIX, config=args.config, csv=args.csv,
-                    html=args.html, timeout=args.timeout, ledger_db=args.ledger_db,
+                    html=args.html, timeout=args.timeout, ledger_db=args.ledger_db, summary=args.summary,
                     loglevel="INFO" if args.verbose else "WARNING")
     sys.stdout.flush()
     result = run_load(plan)

@@ -12,7 +12,8 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from possim.load.leases import Leases, TerminalPool
+from possim.load.leases import Leases
+from possim.load.pool import TerminalPool
 from possim.load.options import LoadOptions, add_arguments, from_parsed
 from possim.load.summary import summary_from_stats, write_summary
 

@@ -12,39 +12,19 @@ workers there are and whatever their worker index.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterable
+from typing import Any
 
 from gevent.event import AsyncResult
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
+
+from possim.load.pool import TerminalPool
 
 LEASE = "possim-lease"
 GRANT = "possim-grant"
 RELEASE = "possim-release"
 #: How long a worker's user waits for the master to answer.
 LEASE_TIMEOUT = 30.0
-
-
-class TerminalPool:
-    """Free TIDs in configuration order; the lowest free one is handed out first."""
-
-    def __init__(self, tids: Iterable[str]) -> None:
-        self._order = list(tids)
-        self._held: set[str] = set()
-
-    def take(self) -> str | None:
-        for tid in self._order:
-            if tid not in self._held:
-                self._held.add(tid)
-                return tid
-        return None
-
-    def give_back(self, tid: str) -> None:
-        self._held.discard(tid)
-
-    @property
-    def held(self) -> int:
-        return len(self._held)
 
 
 class Leases:

@@ -27,7 +27,7 @@ from possim.load.fleet import generated_fleet, load_fleet
 from possim.load.mix import DEFAULT_MIX, parse_mix
 from possim.load.reconcile import Reconciliation, ledger_mark, reconcile
 from possim.load.session import parse_host_url
-from possim.load.summary import LoadSummary, read_summary
+from possim.load.summary import LoadSummary, read_summary, write_summary
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 #: Seconds a user may take to finish the transaction in hand when the run ends (Locust --stop-timeout).
@@ -48,6 +48,7 @@ class LoadPlan:
     html: str | None = None
     timeout: float = 10.0
     ledger_db: str | None = None
+    summary: str | None = None
     loglevel: str = "WARNING"
     extra: tuple[str, ...] = field(default_factory=tuple)
 
@@ -167,5 +168,7 @@ def run_load(plan: LoadPlan, *, stdout: int | IO[str] | None = None,
         if not summary_path.exists():
             raise PossimError(f"locust master exited {master_exit} without a summary (see its messages above)")
         summary = read_summary(summary_path)
+    if plan.summary:
+        write_summary(summary, plan.summary)
     reconciliation = reconcile(plan.ledger_db, summary, since=mark, tids=plan.tids()) if plan.ledger_db else None
     return LoadResult(summary, master_exit, reconciliation)
