@@ -59,7 +59,7 @@ class BatchTotals:
 
 def parse_field48(value: str) -> BatchTotals:
     """The terminal's totals from a settlement request; a short or non-digit 48 is a format error."""
-    if len(value) < PART_DIGITS or not value.isdigit():
+    if len(value) < PART_DIGITS or not (value.isascii() and value.isdigit()):  # "²".isdigit() is true
         raise Refusal(Situation.FORMAT_ERROR,
                       f"field 48: expected {FIELD48_DIGITS} digits of settlement totals, got {len(value)}")
     value = value.ljust(FIELD48_DIGITS, "0")  # a terminal without foreign cards may omit the second half
@@ -81,7 +81,7 @@ class UploadLine:
 
 
 def parse_upload(value: str) -> list[UploadLine]:
-    if len(value) < 2 or not value.isdigit():
+    if len(value) < 2 or not (value.isascii() and value.isdigit()):
         raise Refusal(Situation.FORMAT_ERROR, "field 48: expected a 2-digit count and upload lines")
     count = int(value[:2])
     body = value[2:]

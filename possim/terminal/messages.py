@@ -130,7 +130,10 @@ def parse_usage_tags(text: str) -> dict[str, str]:
         n = int(length)
         if i + 5 + n > len(raw):
             raise BadResponse(f"field 59: tag {tag}: length says {n} bytes, {len(raw) - i - 5} left at byte {i + 5}")
-        out[tag] = raw[i + 5:i + 5 + n].decode(USAGE_ENCODING)
+        try:
+            out[tag] = raw[i + 5:i + 5 + n].decode(USAGE_ENCODING)
+        except UnicodeDecodeError:  # the length cuts a character: not GB18030 text
+            raise BadResponse(f"field 59: tag {tag}: value at byte {i + 5} is not GB18030 text") from None
         i += 5 + n
     return out
 
