@@ -3,6 +3,7 @@
     possim load --host URL [--users N] [--duration S] [--workers N] [--spawn-rate R] [--mix MIX]
                 [--config FILE] [--csv PREFIX] [--html FILE] [--timeout S] [--ledger-db PATH] [--summary FILE]
     possim load make-config [--terminals N] [--mac-alg ALG]
+    possim load reconcile --ledger-db PATH --summary FILE [--config FILE] [--since ID]
     possim load locustfile
 
 The run ends with one line ``N requests, N failures, R req/s, p50 X ms, p99 Y ms``.
@@ -58,6 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mac-alg", default="cup-ecb", choices=("x9.9", "x9.19", "cup-ecb"),
                    help="MAC algorithm of every terminal (default cup-ecb)")
     p.set_defaults(func=_make_config)
+    p = sub.add_parser("reconcile", help="check a host ledger against the --summary/--possim-summary of a run")
+    p.add_argument("--ledger-db", required=True, metavar="PATH", help="the host's --db")
+    p.add_argument("--summary", required=True, metavar="FILE", help="the run's summary JSON")
+    p.add_argument("--config", metavar="FILE", help="only the terminals of this host configuration")
+    p.add_argument("--since", type=int, default=0, metavar="ID", help="only ledger rows after this id")
+    p.set_defaults(func=_reconcile)
     p = sub.add_parser("locustfile", help="print the path of the locustfile (for plain `locust -f`)")
     p.set_defaults(func=_locustfile)
 
@@ -85,6 +92,17 @@ def _make_config(args: argparse.Namespace) -> int:
 
     sys.stdout.write(make_config(args.terminals, mac_algorithm=args.mac_alg))
     return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from possim.load.fleet import load_fleet
+    from possim.load.reconcile import reconcile
+    from possim.load.summary import read_summary
+
+    tids = [t.tid for t in load_fleet(args.config).terminals] if args.config else None
+    result = reconcile(args.ledger_db, read_summary(args.summary), since=args.since, tids=tids)
+    print(result.report())
+    return 0 if result.ok else 1
 
 
 def _locustfile(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from possim.cli import main
 from possim.load.reconcile import ledger_rows, reconcile
 from possim.load.summary import read_summary
 
@@ -55,5 +56,8 @@ def test_load_with_two_workers_loses_and_doubles_nothing(load_host: HostProcess,
     # No STAN used twice by one terminal in one batch (the ledger's own uniqueness, checked by hand).
     keys = [(row.tid, row.batch_no, row.stan, row.mti) for row in rows]
     assert len(keys) == len(set(keys))
+    # The same check as a command, as after a plain Locust run.
+    assert main(["load", "reconcile", "--ledger-db", str(load_host.db), "--summary", str(summary_path),
+                 "--config", str(load_host.config)]) == 0
     # Locust's own CSV report was written as Locust users expect.
     assert (tmp_path / "run_stats.csv").read_text(encoding="utf-8").startswith("Type,Name,Request Count")
