@@ -41,6 +41,10 @@ RandomBytes = Callable[[int], bytes]
 
 #: Most requests one group commit takes.
 MAX_GROUP = 256
+#: Seconds a frame may take from its first byte to its last before its bytes are dropped: a terminal
+#: that stops half-way (or sends a byte a second) must not hold a buffer forever, and on a serial
+#: line a corrupted length prefix is only recovered from by a silence.
+FRAME_TIMEOUT = 30.0
 
 
 class _Request:
@@ -157,7 +161,7 @@ class HostServer:
                  dialect: str | Dialect = "cup-pos", clock: Clock | None = None,
                  traffic_bus: TrafficBus | None = None, *, framing: str | None = None,
                  random_bytes: RandomBytes = os.urandom, preinstalled: PreinstalledKeys | None = None,
-                 max_group: int = MAX_GROUP) -> None:
+                 max_group: int = MAX_GROUP, frame_timeout: float | None = FRAME_TIMEOUT) -> None:
         if not listen_urls:
             raise PossimError("host: at least one listen URL is needed (e.g. tcp://127.0.0.1:5000)")
         self.config = config
@@ -172,6 +176,7 @@ class HostServer:
         self._preinstalled = preinstalled
         self._servers: list[Server] = []
         self.undecodable = 0
+        self.frame_timeout = frame_timeout
 
     def _make_processor(self) -> Processor:
         conn = open_db(self.db_path)
@@ -216,7 +221,7 @@ class HostServer:
             tap = LinkTap(self.traffic_bus, transport.peer or "host", role="host", dialect=self.dialect,
                           framing=self.framing)
         observer = (lambda direction, payload, link: tap.frame(direction, payload)) if tap else None
-        link = FramedConnection(transport, self.framing, on_frame=observer)
+        link = FramedConnection(transport, self.framing, on_frame=observer, partial_timeout=self.frame_timeout)
         async with link:
             while True:
                 try:

@@ -195,6 +195,21 @@ class Framer:
         self._buffer.clear()
         return [event]
 
+    def abandon_partial(self) -> list[LinkEvent]:
+        """Give up on a frame the link's timer says will never be completed (its bytes are dropped).
+
+        A length prefix cannot resynchronise by itself: after a corrupted length on a serial
+        line, or a peer that stops half-way, only a silence tells where the next frame starts."""
+        if not self._buffer or self._failed is not None:
+            return []
+        result = self._parse(self._buffer, 0)
+        expected = result.expected if isinstance(result, _Incomplete) else "a complete frame"
+        event = FrameError(f"{self.name}: frame timed out: expected {expected}", self._base, "truncated",
+                           fatal=False, raw=bytes(self._buffer))
+        self._base += len(self._buffer)
+        self._buffer.clear()
+        return [event]
+
     def unframe(self, data: bytes) -> bytes:
         """Exactly one complete frame -> its payload, else :class:`FramingError`."""
         result = self._parse(data, 0)

@@ -57,7 +57,7 @@ class FramedConnection:
     def __init__(self, transport: Transport, framing: str = "len2", *, link: str | None = None,
                  on_frame: FrameObserver | None = None, on_event: EventObserver | None = None,
                  keepalive: float | None = None, ack_timeout: float = 2.0, max_retries: int = 3,
-                 frame_timeout: float = 1.0, max_pending: int = 1024) -> None:
+                 frame_timeout: float = 1.0, max_pending: int = 1024, partial_timeout: float | None = None) -> None:
         self.transport = transport
         self.framing = framing
         self.link = link or transport.peer
@@ -75,6 +75,10 @@ class FramedConnection:
             raise FramingError("none: a bare stream has no keep-alive frame")
         self._keepalive_interval = keepalive
         self._keepalive: KeepAliveTimer | None = None
+        # length-prefix framings: a frame not completed this long after its first byte is dropped
+        # (a slow-loris peer, a corrupted length on a serial line); stx has its own frame timer
+        self._partial_timeout = partial_timeout if self._framer is not None else None
+        self._partial_since: float | None = None
         self._frames: collections.deque[bytes] = collections.deque()
         self._max_pending = max_pending
         self._readable = asyncio.Event()
@@ -107,7 +111,7 @@ class FramedConnection:
         if self._keepalive_interval is not None:
             self._keepalive = KeepAliveTimer(self._keepalive_interval, loop.time())
         self._tasks = [loop.create_task(self._pump(), name=f"possim-pump {self.link}")]
-        if self._stx is not None or self._keepalive is not None:
+        if self._stx is not None or self._keepalive is not None or self._partial_timeout is not None:
             self._tasks.append(loop.create_task(self._timer(), name=f"possim-timer {self.link}"))
 
     async def close(self) -> None:
@@ -202,6 +206,11 @@ class FramedConnection:
                           else self._framer.feed(data) if self._framer is not None else [])
                 await self._dispatch(events, now)
                 await self._flush()
+                if self._partial_timeout is not None and self._framer is not None:
+                    if not self._framer.buffered:
+                        self._partial_since = None
+                    elif self._partial_since is None or any(isinstance(e, Frame) for e in events):
+                        self._partial_since = now  # a new frame has begun
                 self._wake.set()
                 fatal = next((e for e in events if isinstance(e, FrameError) and e.fatal), None)
                 if fatal is not None:
@@ -221,6 +230,8 @@ class FramedConnection:
                 deadlines.append(d)
             if self._keepalive is not None:
                 deadlines.append(self._keepalive.next_deadline())
+            if self._partial_since is not None and self._partial_timeout is not None:
+                deadlines.append(self._partial_since + self._partial_timeout)
             self._wake.clear()
             if not deadlines:
                 await self._wake.wait()
@@ -233,6 +244,10 @@ class FramedConnection:
             except TimeoutError:
                 pass
             now = loop.time()
+            if (self._partial_since is not None and self._partial_timeout is not None and self._framer is not None
+                    and now >= self._partial_since + self._partial_timeout):
+                self._partial_since = None
+                await self._dispatch(self._framer.abandon_partial(), now)
             if self._stx is not None:
                 await self._dispatch(self._stx.handle_timeout(now), now)
                 await self._flush()
