@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -178,6 +179,31 @@ def bench_tcp_possim(frames: int, payload: bytes, clients: int) -> float:
     return asyncio.run(body())
 
 
+def run(frames: int = 5000, size: int = 200, clients: int = 10, repeat: int = 3) -> dict[str, Any]:
+    """Every case, best of ``repeat``: frames/s per case and the possim/baseline ratios."""
+    payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+
+    def best(fn, *a) -> float:  # type: ignore[no-untyped-def]
+        return max(fn(*a) for _ in range(repeat))
+
+    results = {
+        "pty_raw_pyserial": best(bench_pty_raw, frames, payload),
+        "pty_possim_len2": best(bench_pty_possim, frames, payload),
+        "tcp_bare_asyncio_1": best(bench_tcp_bare, frames, payload, 1),
+        "tcp_possim_len2_1": best(bench_tcp_possim, frames, payload, 1),
+        f"tcp_bare_asyncio_{clients}": best(bench_tcp_bare, frames, payload, clients),
+        f"tcp_possim_len2_{clients}": best(bench_tcp_possim, frames, payload, clients),
+    }
+    ratios = {
+        "pty": results["pty_possim_len2"] / results["pty_raw_pyserial"],
+        "tcp_1": results["tcp_possim_len2_1"] / results["tcp_bare_asyncio_1"],
+        f"tcp_{clients}": (results[f"tcp_possim_len2_{clients}"]
+                           / results[f"tcp_bare_asyncio_{clients}"]),
+    }
+    return {"frames": frames, "size": size, "clients": clients, "repeat": repeat, "results": results,
+            "ratios": ratios}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=5000, help="round trips per run (default 5000)")
@@ -186,25 +212,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best is kept (default 3)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = parser.parse_args()
-    payload = bytes(range(256)) * (args.size // 256) + bytes(range(args.size % 256))
-
-    def best(fn, *a) -> float:  # type: ignore[no-untyped-def]
-        return max(fn(*a) for _ in range(args.repeat))
-
-    results = {
-        "pty_raw_pyserial": best(bench_pty_raw, args.frames, payload),
-        "pty_possim_len2": best(bench_pty_possim, args.frames, payload),
-        "tcp_bare_asyncio_1": best(bench_tcp_bare, args.frames, payload, 1),
-        "tcp_possim_len2_1": best(bench_tcp_possim, args.frames, payload, 1),
-        f"tcp_bare_asyncio_{args.clients}": best(bench_tcp_bare, args.frames, payload, args.clients),
-        f"tcp_possim_len2_{args.clients}": best(bench_tcp_possim, args.frames, payload, args.clients),
-    }
-    ratios = {
-        "pty": results["pty_possim_len2"] / results["pty_raw_pyserial"],
-        "tcp_1": results["tcp_possim_len2_1"] / results["tcp_bare_asyncio_1"],
-        f"tcp_{args.clients}": (results[f"tcp_possim_len2_{args.clients}"]
-                                / results[f"tcp_bare_asyncio_{args.clients}"]),
-    }
+    out = run(args.frames, args.size, args.clients, args.repeat)
+    results, ratios = out["results"], out["ratios"]
     if args.json:
         print(json.dumps({"frames": args.frames, "size": args.size, "results": results, "ratios": ratios}))
         return 0

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -103,19 +104,25 @@ async def _run(rate: float | None, events: list[TrafficEvent], maxsize: int) -> 
     return result
 
 
+def run(seconds: float = 5.0, rates: tuple[float, ...] = (1000, 2000, 4000, 8000)) -> dict[str, Any]:
+    """One row per offered rate, then the drain row (offered_per_s None): what ``main`` prints."""
+    pool = _events(int(max(rates) * seconds) + 2)
+    rows = []
+    for rate in rates:
+        count = int(rate * seconds) // 2 * 2
+        rows.append(asyncio.run(_run(rate, pool[:count], maxsize=50_000)))
+    rows.append(asyncio.run(_run(None, pool[:100_000] if len(pool) >= 100_000 else pool, maxsize=200_000)))
+    return {"seconds": seconds, "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rates", default="1000,2000,4000,8000")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    rates = [float(r) for r in args.rates.split(",") if r]
-    pool = _events(int(max(rates) * args.seconds) + 2)
-    rows = []
-    for rate in rates:
-        count = int(rate * args.seconds) // 2 * 2
-        rows.append(asyncio.run(_run(rate, pool[:count], maxsize=50_000)))
-    rows.append(asyncio.run(_run(None, pool[:100_000] if len(pool) >= 100_000 else pool, maxsize=200_000)))
+    rates = tuple(float(r) for r in args.rates.split(",") if r)
+    rows = run(args.seconds, rates)["rows"]
     if args.json:
         print(json.dumps(rows, indent=2))
         return
