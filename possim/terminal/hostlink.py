@@ -7,7 +7,9 @@ nothing happened at the host and there is nothing to reverse; once it was
 written, silence means the host may have acted, so the caller must reverse.
 
 After a timeout the connection is dropped, so a late answer can never be read
-as the answer to the next request; the next exchange reconnects.
+as the answer to the next request; the next exchange reconnects. For the same
+reason a connection holding a frame nobody asked for (a duplicated answer) is
+replaced before the next request goes out.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class HostLink:
         self.on_frame = on_frame
         self.connect_timeout = connect_timeout
         self._conn: FramedConnection | None = None
+        self._answers_read = 0  # frames taken from the current connection
 
     async def _connect(self) -> FramedConnection:
         if self._conn is not None and not self._conn.closed:
@@ -51,11 +54,17 @@ class HostLink:
             raise LinkDown(f"host {self.url}: cannot connect ({exc or 'timed out'})") from None
         self._conn = FramedConnection(transport, self.framing, on_frame=self.on_frame)
         self._conn.start()
+        self._answers_read = 0
         return self._conn
 
     async def exchange(self, body: bytes, timeout: float) -> bytes:
         """Send one request and return the first frame that comes back."""
         conn = await self._connect()
+        if conn.frames_in > self._answers_read:
+            # frames nobody asked for are waiting (a duplicate answer, one that came after a bad one):
+            # the line is out of step, and the next frame on it would be taken for this request's answer
+            await self.close()
+            conn = await self._connect()
         try:
             await conn.send_frame(body)
         except (ConnectionClosed, OSError) as exc:
@@ -63,7 +72,9 @@ class HostLink:
             raise NoAnswer(f"host {self.url}: link failed while sending ({exc})") from None
         try:
             async with asyncio.timeout(timeout):
-                return await conn.recv_frame()
+                answer = await conn.recv_frame()
+            self._answers_read += 1
+            return answer
         except TimeoutError:
             await self.close()
             raise NoAnswer(f"host {self.url}: no answer within {timeout:g} s") from None
