@@ -70,14 +70,17 @@ def test_selecting_a_field_highlights_its_bytes() -> None:
         await pilot.press("up", "up", "up", "up", "up", "up", "up", "up", "up", "up", "up")  # row 5: a 0200
         assert app.message_list.selected == 5
         await pilot.press("tab")
+        await pilot.pause()
         assert app.focused is app.field_tree
         await pilot.press("down", "down", "down", "down", "down")  # root, tpdu, header, mti, bitmap, 2
+        await pilot.pause()  # let the tree's NodeHighlighted message reach the app
         node = app.field_tree.cursor_node
         assert node is not None and node.data is not None and node.data.key == "2"
         start, end = node.data.span
         assert app.hex_view.highlight == (start, end)
         assert app.hex_view.data[start] == 0x19  # the LL prefix of a 19-digit PAN
         await pilot.press("down")
+        await pilot.pause()
         assert app.hex_view.highlight == app.field_tree.cursor_node.data.span != (start, end)
     drive(test)
 
