@@ -239,9 +239,20 @@ def machine() -> dict[str, str]:
             versions.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
-    return {"cores": str(os.cpu_count() or "?"), "memory": memory,
+    try:
+        load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    except OSError:
+        load = "load average unknown"
+    return {"cores": str(os.cpu_count() or "?"), "memory": memory, "load": load,
             "python": platform.python_version(), "system": f"{platform.system()} {platform.machine()}",
             "packages": ", ".join(versions)}
+
+
+def _busy() -> bool:
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1)
+    except OSError:
+        return False
 
 
 def render(results: dict[str, dict[str, Any]], skipped: dict[str, str], command: str, when: dt.datetime,
@@ -259,6 +270,10 @@ def render(results: dict[str, dict[str, Any]], skipped: dict[str, str], command:
         f"- Command: `{command}`",
         f"- Date: {when:%Y-%m-%d %H:%M} UTC" + (" (--quick: small sizes, numbers not representative)"
                                                  if quick else ""),
+        "",
+        f"- Busy: {m['load']} when the page was written" + (
+            " (above the core count: other work was running, so rates are low and ratios noisy)"
+            if _busy() else ""),
         "",
         "Other work may run on the machine at the same time; absolute rates then vary between runs, ratios less.",
     ]
