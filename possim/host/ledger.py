@@ -138,14 +138,29 @@ def _txn(row: tuple) -> Txn:
     return Txn(*row)
 
 
+#: ``INSERT .. RETURNING`` (SQLite 3.35) bumps a counter and reads it in one statement.
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
 class Ledger:
     """Ledger reads and writes over the processor's connection.
 
-    Every write joins the caller's open transaction; nothing here commits."""
+    Every write joins the caller's open transaction; nothing here commits.
+
+    Card accounts and each terminal's open batch are read on every purchase,
+    so they are cached; every write here keeps the cache right, and the
+    owner calls :meth:`clear_cache` whenever something else may have written
+    (another connection, a rolled-back request)."""
 
     def __init__(self, conn: sqlite3.Connection, facts: SqliteFactsProvider) -> None:
         self.conn = conn
         self.facts = facts
+        self._accounts: dict[str, Account] = {}
+        self._open_batches: dict[str, Batch | None] = {}
+
+    def clear_cache(self) -> None:
+        self._accounts.clear()
+        self._open_batches.clear()
 
     # -- accounts -----------------------------------------------------------------
 
@@ -156,11 +171,18 @@ class Ledger:
             "'config', ?) ON CONFLICT (pan) DO NOTHING",
             (card.pan, pin_hash(card.pan, card.pin) if card.pin else None, int(card.pin_required),
              card.expiry, card.balance_fen, card.status, card.limit_fen, card.kind, now.isoformat()))
+        self._accounts.pop(card.pan, None)
         return cur.rowcount == 1
 
     def account(self, pan: str) -> Account | None:
+        cached = self._accounts.get(pan)
+        if cached is not None:
+            return cached
         row = self.conn.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE pan = ?", (pan,)).fetchone()
-        return _account(row) if row else None
+        if row is None:
+            return None
+        account = self._accounts[pan] = _account(row)
+        return account
 
     def provision(self, pan: str, default: DefaultCard, expiry: str, now: datetime) -> Account:
         """An unknown card met for the first time, created from the ``default_card`` block."""
@@ -174,9 +196,14 @@ class Ledger:
 
     def set_pin_tries(self, pan: str, tries: int) -> None:
         self.conn.execute("UPDATE accounts SET pin_tries = ? WHERE pan = ?", (tries, pan))
+        self._accounts.pop(pan, None)
 
     def adjust_balance(self, pan: str, delta_fen: int) -> None:
         self.conn.execute("UPDATE accounts SET balance_fen = balance_fen + ? WHERE pan = ?", (delta_fen, pan))
+        a = self._accounts.get(pan)
+        if a is not None:
+            self._accounts[pan] = Account(a.pan, a.pin_hash, a.pin_required, a.pin_tries, a.expiry,
+                                          a.balance_fen + delta_fen, a.status, a.limit_fen, a.kind)
 
     def list_accounts(self) -> list[Account]:
         return [_account(r) for r in self.conn.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts ORDER BY pan")]
@@ -184,13 +211,16 @@ class Ledger:
     # -- counters -----------------------------------------------------------------
 
     def next_counter(self, name: str) -> int:
-        self.conn.execute("INSERT INTO host_counters (name, value) VALUES (?, 1) "
-                          "ON CONFLICT (name) DO UPDATE SET value = value + 1", (name,))
+        upsert = ("INSERT INTO host_counters (name, value) VALUES (?, 1) "
+                  "ON CONFLICT (name) DO UPDATE SET value = value + 1")
+        if _HAS_RETURNING:
+            return int(self.conn.execute(upsert + " RETURNING value", (name,)).fetchall()[0][0])
+        self.conn.execute(upsert, (name,))
         return int(self.conn.execute("SELECT value FROM host_counters WHERE name = ?", (name,)).fetchone()[0])
 
     def next_rrn(self, now: datetime) -> str:
         """12 characters: the year's last digit and day of year (4), then a 8-digit sequence."""
-        return f"{now:%y}"[-1] + f"{now.timetuple().tm_yday:03d}" + f"{self.next_counter('rrn') % 10**8:08d}"
+        return f"{now.year % 10}{now.timetuple().tm_yday:03d}{self.next_counter('rrn') % 10**8:08d}"
 
     # -- transactions -------------------------------------------------------------
 
@@ -204,17 +234,19 @@ class Ledger:
                rrn: str | None = None, auth_code: str | None = None, original_id: int | None = None,
                balance_effect: int = 0) -> Txn:
         """Append one transaction; an approved one moves the card's balance by ``balance_effect``."""
+        at, day = now.isoformat(), local_date(now).isoformat()
         cur = self.conn.execute(
             "INSERT INTO ledger_txns (at, local_date, tid, mid, batch_no, stan, mti, txn_type, pan, card_kind, "
             "amount_fen, response_code, rrn, auth_code, original_id, balance_effect) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (now.isoformat(), local_date(now).isoformat(), tid, mid, batch_no, stan, mti, txn_type, pan, card_kind,
+            (at, day, tid, mid, batch_no, stan, mti, txn_type, pan, card_kind,
              amount_fen, response_code, rrn, auth_code, original_id, balance_effect))
         if response_code == "00" and balance_effect and pan:
             self.adjust_balance(pan, balance_effect)
-        txn = self.txn(int(cur.lastrowid or 0))
-        assert txn is not None
-        return txn
+        # The row as the table now holds it (the columns not inserted start at their defaults),
+        # without reading it back.
+        return Txn(int(cur.lastrowid or 0), at, day, tid, mid, batch_no, stan, mti, txn_type, pan, card_kind,
+                   amount_fen, response_code, rrn, auth_code, original_id, balance_effect, 0, None, None)
 
     def txn(self, txn_id: int) -> Txn | None:
         row = self.conn.execute(f"SELECT {_TXN_COLS} FROM ledger_txns WHERE id = ?", (txn_id,)).fetchone()
@@ -276,10 +308,15 @@ class Ledger:
     # -- batches -------------------------------------------------------------------
 
     def open_batch(self, tid: str) -> Batch | None:
+        try:
+            return self._open_batches[tid]
+        except KeyError:
+            pass
         row = self.conn.execute(
             "SELECT tid, mid, batch_no, opened_at, settled_at, result FROM ledger_batches "
             "WHERE tid = ? AND settled_at IS NULL ORDER BY opened_at DESC LIMIT 1", (tid,)).fetchone()
-        return Batch(*row) if row else None
+        batch = self._open_batches[tid] = Batch(*row) if row else None
+        return batch
 
     def batch(self, tid: str, batch_no: str) -> Batch | None:
         row = self.conn.execute(
@@ -291,6 +328,7 @@ class Ledger:
         self.conn.execute(
             "INSERT INTO ledger_batches (tid, mid, batch_no, opened_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (tid, batch_no) DO NOTHING", (tid, mid, batch_no, now.isoformat()))
+        self._open_batches.pop(tid, None)
         self.facts.open_batch(tid, mid, batch_no)
         batch = self.batch(tid, batch_no)
         assert batch is not None
@@ -321,6 +359,7 @@ class Ledger:
             "WHERE tid = ? AND batch_no = ?",
             (now.isoformat(), result, json.dumps(terminal_totals.to_json()) if terminal_totals else None,
              json.dumps(host_totals.to_json()), tid, batch_no))
+        self._open_batches.pop(tid, None)
         self.facts.settle_batch(tid, batch.mid, batch_no)
 
     def mark_batch(self, tid: str, batch_no: str, result: str, terminal_totals: BatchTotals,
@@ -330,6 +369,7 @@ class Ledger:
             "UPDATE ledger_batches SET result = ?, terminal_totals = ?, host_totals = ? WHERE tid = ? "
             "AND batch_no = ?",
             (result, json.dumps(terminal_totals.to_json()), json.dumps(host_totals.to_json()), tid, batch_no))
+        self._open_batches.pop(tid, None)
 
     def add_upload_line(self, tid: str, batch_no: str, now: datetime, pan: str, amount_fen: int, stan: str) -> bool:
         """Keep one uploaded line and say whether the ledger has that approved transaction."""

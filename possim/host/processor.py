@@ -37,7 +37,7 @@ from possim.host.keys import KeySessions, PreinstalledKeys, Session
 from possim.host.ledger import Ledger, Txn
 from possim.host.management import CODES as MANAGEMENT_CODES
 from possim.host.management import ReturnDesk, build_tags, parse_tags
-from possim.host.merchants import MerchantRegistry, TerminalState, UnknownMerchant
+from possim.host.merchants import MerchantRegistry, TerminalState, TerminalStatus, UnknownMerchant
 from possim.host.policy import SqliteFactsProvider
 from possim.host.seed import seed_database
 from possim.host.settlement import (
@@ -81,6 +81,15 @@ class _Ctx:
     mac_ok: bool = False
     fields: dict[str, str] = field(default_factory=dict)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    _subfields: dict[str, str | None] = field(default_factory=dict)
+
+    def sub(self, path: str) -> str | None:
+        """A subfield of the request (``60.1``), parsed once per request however often it is asked for."""
+        try:
+            return self._subfields[path]
+        except KeyError:
+            value = self._subfields[path] = self.msg.get(path)
+            return value
 
 
 Handler = Callable[[_Ctx], None]
@@ -109,6 +118,21 @@ class Processor:
         seed_database(conn, config, clock, self.ledger)
         self.sessions = KeySessions(conn, config, random_bytes, preinstalled)
         self.balance_codes = frozenset(config.defaults.balance_processing_codes)
+        # Read caches (terminal states here, accounts and open batches in the ledger): the database
+        # stays the truth. They are dropped whenever anything else may have written: another
+        # connection committed (PRAGMA data_version moved), someone wrote through this connection
+        # between groups (total_changes moved), a request was rolled back, or a request other than
+        # a financial one ran (the back office and sign-in paths change terminals and cases).
+        self._terminal_status: dict[str, TerminalStatus] = {}
+        self._data_version = -1
+        self._changes_seen = -1
+        self._reply_tpdus: dict[str, str] = {}
+        self._host_clock: tuple[datetime, str, str, str] | None = None
+        self._routes: dict[str, Callable[[_Ctx], tuple[Handler, str] | None]] = {
+            "0800": self._route_0800, "0820": self._route_0820, "0200": self._route_0200,
+            "0220": self._route_0220, "0400": self._route_0400, "0500": self._route_0500,
+            "0320": self._route_0320,
+        }
 
     # -- entry points ---------------------------------------------------------------
 
@@ -122,19 +146,34 @@ class Processor:
         """Process several requests in one database transaction; return their responses after the commit."""
         now = now or self.clock.now()
         results: list[_Ctx | None] = []
-        with transaction(self.conn):
-            for body in bodies:
-                self.conn.execute("SAVEPOINT request")
-                try:
-                    ctx = self._process(body, now)
-                    self.conn.execute("RELEASE request")
-                except Exception:  # a bug or a database fault: answer 96, undo only this request
-                    log.exception("request of %d bytes failed; answering %s", len(body),
-                                  code_for(Situation.SYSTEM_ERROR))
-                    self.conn.execute("ROLLBACK TO request")
-                    self.conn.execute("RELEASE request")
-                    ctx = self._system_error(body, now)
-                results.append(ctx)
+        # A savepoint per request lets one failing request be undone alone; a group of one needs
+        # none (unless a caller's transaction is open): undoing the whole transaction is the same.
+        alone = len(bodies) == 1 and not self.conn.in_transaction
+        try:
+            with transaction(self.conn):
+                self._check_caches()
+                for body in bodies:
+                    if not alone:
+                        self.conn.execute("SAVEPOINT request")
+                    try:
+                        ctx = self._process(body, now)
+                        if not alone:
+                            self.conn.execute("RELEASE request")
+                    except Exception:  # a bug or a database fault: answer 96, undo only this request
+                        log.exception("request of %d bytes failed; answering %s", len(body),
+                                      code_for(Situation.SYSTEM_ERROR))
+                        self._clear_caches()
+                        if alone:
+                            self.conn.rollback()
+                        else:
+                            self.conn.execute("ROLLBACK TO request")
+                            self.conn.execute("RELEASE request")
+                        ctx = self._system_error(body, now)
+                    results.append(ctx)
+                self._changes_seen = self.conn.total_changes
+        except BaseException:  # the commit failed: what the caches learnt may not be in the database
+            self._clear_caches()
+            raise
         out: list[Response | None] = []
         for ctx in results:
             if ctx is None:
@@ -144,6 +183,25 @@ class Processor:
                 hook()
             out.append(self._finish(ctx))
         return out
+
+    # -- read caches --------------------------------------------------------------------
+
+    def _check_caches(self) -> None:
+        """At the start of a group (write lock held): drop the caches if anyone else wrote since."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version or self.conn.total_changes != self._changes_seen:
+            self._clear_caches()
+            self._data_version = version
+
+    def _clear_caches(self) -> None:
+        self._terminal_status.clear()
+        self.ledger.clear_cache()
+
+    def _status(self, tid: str) -> TerminalStatus:
+        status = self._terminal_status.get(tid)
+        if status is None:
+            status = self._terminal_status[tid] = self.registry.terminal_status(tid)
+        return status
 
     # -- the pipeline -----------------------------------------------------------------
 
@@ -177,13 +235,15 @@ class Processor:
                     raise Refusal(Situation.NOT_SIGNED_IN, f"terminal {ctx.tid} is not signed in")
                 if not ctx.mac_ok:
                     raise Refusal(Situation.MAC_ERROR, "field 64 absent" if "64" not in msg else "MAC does not verify")
+            if kind != "financial":
+                self._terminal_status.clear()  # management and settlement may move terminals
             handler(ctx)
             ctx.fields.setdefault("39", code_for(Situation.APPROVED))
         except Refusal as refusal:
             ctx.fields["39"] = refusal.code
-            if refusal.detail:
+            if refusal.detail and log.isEnabledFor(logging.INFO):
                 log.info("terminal %s STAN %s: %s (%s)", ctx.tid, ctx.stan, refusal.code, refusal.detail)
-            if msg.get("60.3") in MANAGEMENT_CODES and msg.mti == "0800":
+            if msg.mti == "0800" and ctx.sub("60.3") in MANAGEMENT_CODES:
                 ctx.fields["59"] = build_tags({"DR": refusal.detail or refusal.situation.value})
         return ctx
 
@@ -197,14 +257,13 @@ class Processor:
 
     @staticmethod
     def _check_format(ctx: _Ctx) -> None:
-        msg = ctx.msg
         if not (ctx.stan.isdigit() and len(ctx.stan) == 6):
             raise Refusal(Situation.FORMAT_ERROR, "field 11 (STAN) is required")
         if len(ctx.tid) != 8:
             raise Refusal(Situation.FORMAT_ERROR, "field 41 (TID) is required")
         if len(ctx.mid) != 15:
             raise Refusal(Situation.FORMAT_ERROR, "field 42 (MID) is required")
-        if msg.get("60.1") is None or len(msg.get("60.1") or "") != 2:
+        if len(ctx.sub("60.1") or "") != 2:
             raise Refusal(Situation.FORMAT_ERROR, "field 60 (60.1 transaction type) is required")
 
     def _verify_mac(self, ctx: _Ctx) -> None:
@@ -232,35 +291,52 @@ class Processor:
         return raw if len(raw) == MAC_LENGTH else bytes.fromhex(raw.decode("ascii", "replace") or "00")
 
     def _route(self, ctx: _Ctx) -> tuple[Handler, str]:
-        msg = ctx.msg
-        mti, nmi, ttype, pcode = msg.mti, msg.get("60.3"), msg.get("60.1"), msg.get("3")
-        routes: dict[str, Callable[[], tuple[Handler, str] | None]] = {
-            "0800": lambda: ((self._sign_in, "sign_in") if nmi in SIGN_IN_MODES else
-                             (self._parameters, "network") if nmi == "360" else
-                             (self._management, "management") if nmi in MANAGEMENT_CODES else None),
-            "0820": lambda: ((self._sign_off, "network") if nmi == "002" else
-                             (self._echo, "network") if nmi == "301" else None),
-            "0200": lambda: ((self._purchase, "financial") if (pcode, ttype) == ("000000", "22") else
-                             (self._void, "financial") if (pcode, ttype) == ("200000", "23") else
-                             (self._balance, "financial") if pcode in self.balance_codes and ttype == "01"
-                             else None),
-            "0220": lambda: (self._refund, "financial") if (pcode, ttype) == ("200000", "25") else None,
-            "0400": lambda: (self._reversal, "financial") if ttype in _REVERSIBLE else None,
-            "0500": lambda: (self._settlement, "settlement") if nmi == "201" else None,
-            "0320": lambda: ((self._batch_upload, "settlement") if nmi == "201" else
-                             (self._upload_end, "settlement") if nmi in ("202", "207") else None),
-        }
-        found = routes[mti]() if mti in routes else None
+        mti = ctx.msg.mti
+        route = self._routes.get(mti)
+        found = route(ctx) if route is not None else None
         if found is None:
             raise Refusal(Situation.NOT_SUPPORTED,
-                          f"MTI {mti}, processing code {pcode}, 60.1 {ttype}, 60.3 {nmi} not supported")
+                          f"MTI {mti}, processing code {ctx.msg.get('3')}, 60.1 {ctx.sub('60.1')}, "
+                          f"60.3 {ctx.sub('60.3')} not supported")
         return found
 
+    def _route_0800(self, ctx: _Ctx) -> tuple[Handler, str] | None:
+        nmi = ctx.sub("60.3")
+        return ((self._sign_in, "sign_in") if nmi in SIGN_IN_MODES else
+                (self._parameters, "network") if nmi == "360" else
+                (self._management, "management") if nmi in MANAGEMENT_CODES else None)
+
+    def _route_0820(self, ctx: _Ctx) -> tuple[Handler, str] | None:
+        nmi = ctx.sub("60.3")
+        return ((self._sign_off, "network") if nmi == "002" else
+                (self._echo, "network") if nmi == "301" else None)
+
+    def _route_0200(self, ctx: _Ctx) -> tuple[Handler, str] | None:
+        pcode, ttype = ctx.msg.get("3"), ctx.sub("60.1")
+        return ((self._purchase, "financial") if (pcode, ttype) == ("000000", "22") else
+                (self._void, "financial") if (pcode, ttype) == ("200000", "23") else
+                (self._balance, "financial") if pcode in self.balance_codes and ttype == "01" else None)
+
+    def _route_0220(self, ctx: _Ctx) -> tuple[Handler, str] | None:
+        return (self._refund, "financial") if (ctx.msg.get("3"), ctx.sub("60.1")) == ("200000", "25") else None
+
+    def _route_0400(self, ctx: _Ctx) -> tuple[Handler, str] | None:
+        return (self._reversal, "financial") if ctx.sub("60.1") in _REVERSIBLE else None
+
+    def _route_0500(self, ctx: _Ctx) -> tuple[Handler, str] | None:
+        return (self._settlement, "settlement") if ctx.sub("60.3") == "201" else None
+
+    def _route_0320(self, ctx: _Ctx) -> tuple[Handler, str] | None:
+        nmi = ctx.sub("60.3")
+        return ((self._batch_upload, "settlement") if nmi == "201" else
+                (self._upload_end, "settlement") if nmi in ("202", "207") else None)
+
     def _check_terminal(self, ctx: _Ctx, kind: str) -> None:
-        status = self.registry.terminal_status(ctx.tid)
+        status = self._status(ctx.tid)
         if status.state is None and self.preinstalled is not None and self.preinstalled.accept_any_terminal:
             self._adopt_terminal(ctx)
-            status = self.registry.terminal_status(ctx.tid)
+            self._terminal_status.pop(ctx.tid, None)
+            status = self._status(ctx.tid)
         if status.state is None:
             raise Refusal(Situation.TERMINAL_UNKNOWN, f"terminal {ctx.tid} is not registered")
         if kind == "management":
@@ -294,7 +370,7 @@ class Processor:
             header = header[:5] + ("3" if code in SIGN_IN_AGAIN else "0") + header[6:]
         tpdu = msg.tpdu
         if tpdu is not None:
-            tpdu = str(reply_tpdu(tpdu, expected_id=None))
+            tpdu = self._reply_tpdu(tpdu)
         sign = ctx.mac_ok and ctx.session is not None and code != code_for(Situation.MAC_ERROR)
         if sign:
             fields["64"] = "00" * 8
@@ -315,12 +391,25 @@ class Processor:
             response.fields["64"] = mac.hex().upper()
         return Response(response, body)
 
+    def _reply_tpdu(self, tpdu: str) -> str:
+        """The response TPDU (source and destination swapped); a host sees few distinct ones, so keep them."""
+        reply = self._reply_tpdus.get(tpdu)
+        if reply is None:
+            reply = str(reply_tpdu(tpdu, expected_id=None))
+            if len(self._reply_tpdus) >= 1024:
+                self._reply_tpdus.clear()
+            self._reply_tpdus[tpdu] = reply
+        return reply
+
     def _host_time(self, ctx: _Ctx, *, settlement_date: bool = True) -> None:
-        local = ctx.now.astimezone(HOST_TZ)
-        ctx.fields["12"] = f"{local:%H%M%S}"
-        ctx.fields["13"] = f"{local:%m%d}"
+        clock = self._host_clock
+        if clock is None or clock[0] != ctx.now:  # a group shares one ``now``: format it once
+            local = ctx.now.astimezone(HOST_TZ)
+            clock = self._host_clock = (ctx.now, f"{local:%H%M%S}", f"{local:%m%d}", f"{local:%m%d}")
+        ctx.fields["12"] = clock[1]
+        ctx.fields["13"] = clock[2]
         if settlement_date:
-            ctx.fields["15"] = f"{local:%m%d}"
+            ctx.fields["15"] = clock[3]
         ctx.fields["32"] = self.config.acquirer.institution_id
 
     def _auth_code(self) -> str:
@@ -329,7 +418,7 @@ class Processor:
     # -- network management -------------------------------------------------------------
 
     def _sign_in(self, ctx: _Ctx) -> None:
-        mode = ctx.msg.get("60.3") or ""
+        mode = ctx.sub("60.3") or ""
         if self.sessions.tmk(ctx.tid) is None:
             raise Refusal(Situation.TERMINAL_UNKNOWN, f"no TMK configured for terminal {ctx.tid}")
         session, field62 = self.sessions.sign_in(ctx.tid, mode, ctx.now, ctx.msg.get("63"))
@@ -347,7 +436,7 @@ class Processor:
         open_batch = self.ledger.open_batch(ctx.tid)
         if open_batch is not None:
             return open_batch.batch_no
-        asked = ctx.msg.get("60.2") or "000001"
+        asked = ctx.sub("60.2") or "000001"
         if not asked.isdigit() or len(asked) != 6:
             asked = "000001"
         while (b := self.ledger.batch(ctx.tid, asked)) is not None and b.settled_at is not None:
@@ -372,7 +461,7 @@ class Processor:
         ctx.fields["62"] = tags.encode("gb18030").hex().upper()
 
     def _management(self, ctx: _Ctx) -> None:
-        code = ctx.msg.get("60.3") or ""
+        code = ctx.sub("60.3") or ""
         result = self.return_desk.handle(code, ctx.tid, ctx.mid, parse_tags(ctx.msg.get("59")))
         ctx.fields["59"] = build_tags(result.tags)
 
@@ -380,7 +469,7 @@ class Processor:
 
     def _batch_no(self, ctx: _Ctx) -> str:
         """60.2 must be the host's open batch for the terminal; a new number opens a batch."""
-        batch_no = ctx.msg.get("60.2") or ""
+        batch_no = ctx.sub("60.2") or ""
         if not (batch_no.isdigit() and len(batch_no) == 6):
             raise Refusal(Situation.FORMAT_ERROR, "60.2 (batch number) is required")
         open_batch = self.ledger.open_batch(ctx.tid)
@@ -516,7 +605,7 @@ class Processor:
     def _reversal(self, ctx: _Ctx) -> None:
         """Undo the original exactly once; a repeated reversal is answered the same and changes nothing."""
         batch_no = self._batch_no(ctx)
-        ttype = ctx.msg.get("60.1") or ""
+        ttype = ctx.sub("60.1") or ""
         txn_type, original_mti = _REVERSIBLE[ttype]
         existing = self.ledger.reversal(ctx.tid, batch_no, ctx.stan)
         self._host_time(ctx, settlement_date=False)
@@ -554,7 +643,7 @@ class Processor:
     # -- settlement ---------------------------------------------------------------------------
 
     def _settlement_batch(self, ctx: _Ctx) -> str:
-        batch_no = ctx.msg.get("60.2") or ""
+        batch_no = ctx.sub("60.2") or ""
         if not (batch_no.isdigit() and len(batch_no) == 6):
             raise Refusal(Situation.FORMAT_ERROR, "60.2 (batch number) is required")
         open_batch = self.ledger.open_batch(ctx.tid)
@@ -598,7 +687,7 @@ class Processor:
         batch = self.ledger.batch(ctx.tid, batch_no)
         assert batch is not None
         if batch.settled_at is None:
-            result = "reconciled" if ctx.msg.get("60.3") == "202" else "balanced"
+            result = "reconciled" if ctx.sub("60.3") == "202" else "balanced"
             self.ledger.close_batch(ctx.tid, batch_no, ctx.now, result, None, self.ledger.totals(ctx.tid, batch_no))
             self._settle_case(ctx, batch_no)
 

@@ -1,12 +1,24 @@
 """The host on the wire: listens, frames, hands requests to the processor, answers.
 
 asyncio serves any number of TCP connections (and serial ports, one terminal
-each) on the event loop; the processor and its SQLite connection live on one
-database thread. Requests from all connections queue for that thread, which
-takes whatever has arrived, processes it as one group in one transaction,
-commits once and hands the responses back -- a group commit, so fifty
-terminals waiting share one fsync instead of queueing for fifty. No response
-leaves before its commit.
+each) on the event loop, and the processor runs on that same loop: requests
+that arrive together (everything the loop received before it next gets
+round to the processor) are processed as one group in one transaction, with
+one commit -- a group commit, so fifty terminals waiting share one fsync
+instead of queueing for fifty. No response leaves before its commit.
+
+Why on the loop and not on a database thread: the processor is Python, so a
+thread would not run beside the loop anyway (one interpreter lock), and
+handing each request to a thread and its answer back costs two thread
+wake-ups -- more than the processing itself for one terminal. While a group
+commits, frames from other terminals wait in the socket buffers and form the
+next group.
+
+The one wait that must not block the loop is another connection holding the
+database's write lock (``possim host cases ...`` in another process, a
+scenario's back office): the processor's connection does not wait for the
+lock (busy timeout 0); a group that finds it taken is tried again a moment
+later, for up to ``db.BUSY_TIMEOUT_S``, then fails like any database error.
 
 Every frame in and out is published on the traffic bus when one is given
 (``LinkTap``, role ``host``), including frames that do not decode: those are
@@ -19,16 +31,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import queue
 import signal
-import threading
+import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from possim.errors import PossimError
 from possim.host.clock import Clock, SystemClock
 from possim.host.config import HostConfig
-from possim.host.db import open_db
+from possim.host.db import BUSY_TIMEOUT_S, open_db
 from possim.host.keys import PreinstalledKeys
 from possim.host.processor import Processor, Response
 from possim.iso8583 import Dialect, get_dialect
@@ -45,113 +57,109 @@ MAX_GROUP = 256
 #: that stops half-way (or sends a byte a second) must not hold a buffer forever, and on a serial
 #: line a corrupted length prefix is only recovered from by a silence.
 FRAME_TIMEOUT = 30.0
+#: First and longest pause before trying a group again when another connection holds the write lock.
+BUSY_RETRY_S = (0.001, 0.05)
 
 
-class _Request:
-    __slots__ = ("body", "future", "loop")
-
-    def __init__(self, body: bytes, future: asyncio.Future[Response | None], loop: asyncio.AbstractEventLoop):
-        self.body = body
-        self.future = future
-        self.loop = loop
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc))
 
 
-def _deliver(batch: list[_Request], results: list[Response | None] | BaseException) -> None:
-    for i, request in enumerate(batch):
-        if request.future.done():
-            continue
-        if isinstance(results, BaseException):
-            request.future.set_exception(results)
-        else:
-            request.future.set_result(results[i])
+class GroupCommitter:
+    """The processor on the event loop: requests submitted together are handled as one group.
 
+    A group is everything submitted before the loop runs the processor (it is
+    scheduled with ``call_soon`` by the first request, so every connection the
+    loop woke in the same round gets in)."""
 
-class DatabaseWorker:
-    """The one thread that owns the processor (SQLite connections stay in their thread)."""
-
-    def __init__(self, factory: Callable[[], Processor], max_group: int = MAX_GROUP) -> None:
+    def __init__(self, factory: Callable[[], Processor], max_group: int = MAX_GROUP,
+                 busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self._factory = factory
         self._max_group = max_group
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="possim-host-db", daemon=True)
+        self._busy_timeout = busy_timeout
+        self._processor: Processor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple[bytes, asyncio.Future[Response | None]]] = []
+        self._scheduled = False
+        self._busy_since: float | None = None
+        self._busy_pause = BUSY_RETRY_S[0]
         self.groups = 0
         self.requests = 0
 
+    @property
+    def processor(self) -> Processor:
+        if self._processor is None:
+            raise PossimError("host: the server is not started")
+        return self._processor
+
     async def start(self) -> None:
-        self._thread.start()
-        await asyncio.to_thread(self._ready.wait)
-        if self._error is not None:
-            raise self._error
+        self._loop = asyncio.get_running_loop()
+        processor = self._factory()
+        # From now on a held write lock is waited for by retrying, never by blocking the loop.
+        processor.conn.execute("PRAGMA busy_timeout = 0")
+        self._processor = processor
 
     async def submit(self, body: bytes) -> Response | None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or self._processor is None:
+            raise PossimError("host: the server is not started")
         future: asyncio.Future[Response | None] = loop.create_future()
-        self._queue.put(_Request(body, future, loop))
+        self._pending.append((body, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._run)
         return await future
 
     async def stop(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            await asyncio.to_thread(self._thread.join)
-
-    def _run(self) -> None:
-        try:
-            processor = self._factory()
-        except BaseException as exc:  # reported by start()
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = False
-                while len(batch) < self._max_group:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    batch.append(item)
-                results: list[Response | None] | BaseException
-                try:
-                    results = processor.handle_batch([r.body for r in batch])
-                except BaseException as exc:  # the commit failed: nobody gets an answer that was not kept
-                    log.exception("group of %d requests failed", len(batch))
-                    results = exc
-                self.groups += 1
-                self.requests += len(batch)
-                for loop, group in _by_loop(batch):
-                    try:
-                        loop.call_soon_threadsafe(_deliver, group, _select(batch, group, results))
-                    except RuntimeError:  # that loop has closed; its connections are gone
-                        pass
-                if stop:
-                    return
-        finally:
+        processor, self._processor = self._processor, None
+        pending, self._pending = self._pending, []
+        for _, future in pending:
+            if not future.done():
+                future.set_exception(ConnectionClosed("host: stopped before this request was processed"))
+        if processor is not None:
             processor.conn.close()
 
+    def _run(self) -> None:
+        self._scheduled = False
+        processor = self._processor
+        while self._pending and processor is not None:
+            group = self._pending[:self._max_group]
+            try:
+                results = processor.handle_batch([body for body, _ in group])
+            except BaseException as exc:  # nothing of this group was committed
+                if _is_busy(exc) and self._retry_later():
+                    return
+                self._busy_since = None
+                del self._pending[:len(group)]
+                log.error("group of %d requests failed: %s", len(group), exc, exc_info=not _is_busy(exc))
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            self._busy_since = None
+            self._busy_pause = BUSY_RETRY_S[0]
+            del self._pending[:len(group)]
+            self.groups += 1
+            self.requests += len(group)
+            for (_, future), result in zip(group, results):
+                if not future.done():
+                    future.set_result(result)
 
-def _by_loop(batch: list[_Request]) -> list[tuple[asyncio.AbstractEventLoop, list[_Request]]]:
-    loops: dict[int, tuple[asyncio.AbstractEventLoop, list[_Request]]] = {}
-    for request in batch:
-        loops.setdefault(id(request.loop), (request.loop, []))[1].append(request)
-    return list(loops.values())
-
-
-def _select(batch: list[_Request], group: list[_Request],
-            results: list[Response | None] | BaseException) -> list[Response | None] | BaseException:
-    if isinstance(results, BaseException) or len(group) == len(batch):
-        return results
-    index = {id(r): i for i, r in enumerate(batch)}
-    return [results[index[id(r)]] for r in group]
+    def _retry_later(self) -> bool:
+        """Another connection holds the write lock: try the pending requests again soon (False: waited long enough)."""
+        now = time.monotonic()
+        if self._busy_since is None:
+            self._busy_since = now
+        elif now - self._busy_since >= self._busy_timeout:
+            return False
+        assert self._loop is not None
+        self._scheduled = True
+        self._loop.call_later(self._busy_pause, self._run)
+        self._busy_pause = min(self._busy_pause * 2, BUSY_RETRY_S[1])
+        return True
 
 
 class HostServer:
@@ -171,7 +179,7 @@ class HostServer:
         self.framing = framing or self.dialect.default_framing
         self.clock = clock or SystemClock()
         self.traffic_bus = traffic_bus
-        self.worker = DatabaseWorker(self._make_processor, max_group)
+        self.committer = GroupCommitter(self._make_processor, max_group)
         self._random_bytes = random_bytes
         self._preinstalled = preinstalled
         self._servers: list[Server] = []
@@ -193,7 +201,7 @@ class HostServer:
         return [server.url or url for server, url in zip(self._servers, self.listen_urls)]
 
     async def start(self) -> list[str]:
-        await self.worker.start()
+        await self.committer.start()
         try:
             for url in self.listen_urls:
                 self._servers.append(await serve_url(url, self._serve))
@@ -206,7 +214,7 @@ class HostServer:
         servers, self._servers = self._servers, []
         for server in servers:
             await server.close()
-        await self.worker.stop()
+        await self.committer.stop()
 
     async def __aenter__(self) -> HostServer:
         await self.start()
@@ -228,7 +236,7 @@ class HostServer:
                     body = await link.recv_frame()
                 except ConnectionClosed:
                     return
-                response = await self.worker.submit(body)
+                response = await self.committer.submit(body)
                 if response is None:
                     self.undecodable += 1
                     log.warning("%s: frame of %d bytes not answered (undecodable or not a request)",
