@@ -32,6 +32,7 @@ class FaultProxy:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     late_sent: asyncio.Event = field(default_factory=asyncio.Event)
     counts: dict[str, int] = field(default_factory=dict)
+    rewrite: Callable[[Message, bytes], bytes] | None = None  # applied to every answer before the action
 
     async def start(self) -> str:
         self.server = await serve_tcp(self._handle)
@@ -61,6 +62,8 @@ class FaultProxy:
                     return
                 await up.send_frame(body)
                 answer = await up.recv_frame()
+                if self.rewrite is not None:
+                    answer = self.rewrite(request, answer)
                 framed = struct.pack(">H", len(answer)) + answer
                 if action == FORWARD:
                     await transport.write(framed)
