@@ -115,10 +115,11 @@ class TrafficApp(App[None]):
         self._tree = FieldTree("no message selected", id="tree")
         self._hex = HexView(id="hex")
         self._cases = CasesPanel(id="cases")
+        self._stats = StatsBar(id="stats")
 
     # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield StatsBar(id="stats")
+        yield self._stats
         with Vertical(id="main"):
             yield ListHeader()
             yield self._list
@@ -211,15 +212,19 @@ class TrafficApp(App[None]):
 
     # -- painting ---------------------------------------------------------------------------------
     def refresh_stats(self) -> None:
+        if not self._stats.is_attached:
+            return  # a timer that fired while the screen was closing
         mode = "ENDED" if self.ended else "PAUSED" if self.paused else "LIVE"
         source = self.source.description if self.source is not None else ""
         if self.ended:
             source += f" — {self.ended}"
-        self.query_one("#stats", StatsBar).show(
+        self._stats.show(
             self.model.stats(self.clock()), mode=mode + (" · follow" if self.follow else ""),
             held=len(self.held), filter_text=self.model.filter.text(), source=source)
 
     def _refresh_detail_if_changed(self) -> None:
+        if not self._tree.is_attached:
+            return
         if self.message_list.selected != self._detail_for:
             self.show_selected()
 
@@ -398,6 +403,6 @@ class TrafficApp(App[None]):
 
     def _show_return_path(self) -> None:
         self._cases_dirty = False
-        if self.show_cases:
+        if self.show_cases and self._cases.is_attached:
             self.cases_panel.show(list(self._return_path),
                                   "return-path messages seen (801-807; no --cases-db)")

@@ -257,6 +257,8 @@ class CasesPanel(DataTable):
         self.cursor_type = "row"
 
     def show(self, lines: list, title: str) -> None:  # list[CaseLine]
+        if not self.is_attached:
+            return  # a read that finished while the screen was closing
         self.border_title = title
         self.clear()
         for line in lines[-500:]:

@@ -148,6 +148,11 @@ def _export(app: TrafficApp, pilot: Pilot, path: Path) -> Awaitable[None]:
         assert isinstance(app.screen, ExportScreen)
         app.screen.query_one(Input).value = str(path)
         await pilot.press("enter")
+        for _ in range(500):  # bounded: a loaded machine may take a moment to close the dialog
+            if not isinstance(app.screen, ExportScreen):
+                break
+            await pilot.pause(0.01)
+        await pilot.pause()
         await pilot.pause()
     return go()
 
