@@ -4,7 +4,8 @@ tests/terminal/test_restart.py kills a terminal with a *purchase* in flight. Her
 already become a stored reversal (its answer was lost), the terminal sends that reversal, the host
 applies it -- and its answer is lost too, and the terminal is killed while it waits. On restart
 the reversal is still stored, so it goes out again: the host must answer it without undoing the
-purchase a second time. Host in-process (real SQLite), terminal as real child processes, a
+purchase a second time. Host in-process (real SQLite); the killed terminal and the restarted one are real
+child processes (the first sale runs through the library on the same journal file); a
 man-in-the-middle proxy on loopback TCP losing the answers.
 """
 
@@ -16,13 +17,13 @@ import sqlite3
 from pathlib import Path
 
 from tests.terminal.conftest import run
-from tests.terminal.hosting import DEBIT_BALANCE_FEN, DEBIT_CARD, DEBIT_EXPIRY, DEBIT_PIN, TID, real_host
+from possim.terminal.messages import Card
+
+from tests.terminal.hosting import DEBIT_BALANCE_FEN, DEBIT_CARD, DEBIT_EXPIRY, DEBIT_PIN, TID, make_terminal, real_host
 from tests.terminal.processes import run_terminal, start_terminal
 from tests.terminal.proxy import DROP, FORWARD, Proxy
 
 from .reconcile import balance, reconcile
-
-CARD_ARGS = ["--card-pan", DEBIT_CARD, "--card-expiry", DEBIT_EXPIRY, "--pin", DEBIT_PIN]
 
 
 def _journal(db: Path) -> list[tuple]:
@@ -40,11 +41,11 @@ def test_kill_9_with_a_reversal_pending_applies_it_exactly_once(tmp_path: Path) 
             lose = {"0200"}
             proxy = Proxy(host.urls[0], on_response=lambda req, resp: DROP if req.mti in lose else FORWARD)
             url = await proxy.start()
-            code, _, err = await run_terminal(url, db, "sign-in")
-            assert code == 0, err
-            code, out, err = await run_terminal(url, db, "--timeout", "1", "--json", "sale", "--amount", "42.00",
-                                                *CARD_ARGS)
-            assert code == 1 and json.loads(out.strip().splitlines()[-1])["code"] == "98", (out, err)
+            # sign-in and the sale whose answer is lost: the library terminal on the same journal file
+            term = make_terminal(tmp_path, url, response_timeout=1.0)
+            assert (await term.sign_in()).approved
+            assert (await term.purchase(4200, Card(DEBIT_CARD, DEBIT_EXPIRY), DEBIT_PIN)).code == "98"
+            await term.close()
             assert _journal(db) == [("purchase", "reversal", 4200, 0)]
             assert balance(host_db, DEBIT_CARD) == DEBIT_BALANCE_FEN - 4200  # the host did approve it
 
