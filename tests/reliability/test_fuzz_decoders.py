@@ -50,7 +50,7 @@ from tests.iso8583.strategies import messages
 
 DIALECTS = sorted(d.name for d in list_dialects())
 FRAMINGS = sorted(list_framings())
-EXAMPLES = 100  # per target; docs/reliability.md multiplies these out
+EXAMPLES = 60  # per target; docs/reliability.md multiplies these out
 QUICK = settings(max_examples=EXAMPLES, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -140,7 +140,7 @@ def test_mutated_real_cup_frames(data: st.DataObject) -> None:
 
 @pytest.mark.parametrize("framing", FRAMINGS)
 @pytest.mark.parametrize("name", DIALECTS)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_damaged_frames_through_decode_frame(name: str, framing: str, data: st.DataObject) -> None:
     dialect = get_dialect(name)
