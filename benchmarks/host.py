@@ -1,12 +1,18 @@
 """Purchase round trips per second through `possim host`, beside a bare asyncio echo server.
 
-Both servers run as their own processes (`possim host` itself, and a bare asyncio echo server), one after
-the other, driven by the same client over loopback TCP: C connections, each sending its requests one after another (a terminal waits for
-its answer). The host verifies the cup-ecb MAC, authorizes against the ledger and commits in SQLite (WAL,
-synchronous=FULL) before it answers; the echo server answers each len2 frame with a frame of the size of a
-real 0210. Requests are built and MACed before the clock starts, so the client's cost is the same for both.
+Both servers run as their own processes (`possim host` itself, and a bare asyncio echo server) and are
+driven by the same client over loopback TCP: C connections, each sending its requests one after another (a
+terminal waits for its answer). The host verifies the cup-ecb MAC, authorizes against the ledger and
+commits in SQLite (WAL, synchronous=FULL unless `--sync normal`) before it answers; the echo server
+answers each len2 frame with a frame of the size of a real 0210. Requests are built and MACed before the
+clock starts, so the client's cost is the same for both.
 
-    .venv/bin/python benchmarks/host.py [--requests N] [--connections C ...]
+Each row runs R rounds, host and echo alternately (a busy machine then slows both alike); the rates are
+the rounds' medians, p50/p99 are over every round trip of all rounds, and "cpu us" is the server
+process's own CPU time (user + system, from /proc) per round trip. After the run every host answer is
+checked (39 = 00, MAC verifies) and the ledger must hold exactly one approved purchase per answer.
+
+    .venv/bin/python benchmarks/host.py [--requests N] [--connections C ...] [--rounds R] [--sync full|normal]
 
 Prints rate, p50 and p99 latency for each, and the ratio host/echo (goal >= 0.5).
 """
@@ -15,12 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
+import sqlite3
+import statistics
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +43,8 @@ from possim.security import message  # noqa: E402
 CUP = get_dialect("cup-pos")
 MAK = bytes.fromhex("0123456789ABCDEF")
 TID, MID, PAN = "10000001", "898310048120001", "6222021234567890123"
+RESPONSE_SIZE = 151  # the host's 0210 to `purchase`, checked after every run
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def purchase(stan: int, batch: str) -> bytes:
@@ -61,26 +73,25 @@ async def start_echo(reply_size: int) -> asyncio.base_events.Server:
     return await asyncio.start_server(serve, "127.0.0.1", 0)
 
 
-async def drive(port: int, frames: list[list[bytes]]) -> tuple[float, list[float], bytes]:
-    """Send each connection's frames in turn; return elapsed seconds, latencies, one response body."""
+async def drive(port: int, frames: list[list[bytes]]) -> tuple[float, list[float], list[bytes]]:
+    """Send each connection's frames in turn; return elapsed seconds, latencies and every response body."""
     latencies: list[float] = []
-    sample = b""
+    answers: list[bytes] = []
 
     async def one(batch: list[bytes]) -> None:
-        nonlocal sample
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for body in batch:
             t0 = time.perf_counter()
             writer.write(struct.pack(">H", len(body)) + body)
             head = await reader.readexactly(2)
-            sample = await reader.readexactly(struct.unpack(">H", head)[0])
+            answers.append(await reader.readexactly(struct.unpack(">H", head)[0]))
             latencies.append(time.perf_counter() - t0)
         writer.close()
         await writer.wait_closed()
 
     start = time.perf_counter()
     await asyncio.gather(*(one(b) for b in frames))
-    return time.perf_counter() - start, latencies, sample
+    return time.perf_counter() - start, latencies, answers
 
 
 def pct(values: list[float], p: float) -> float:
@@ -103,36 +114,80 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
-def run(requests: int, connections: int, workdir: Path, batch_no: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@dataclass
+class Side:
+    """One server's measurements over the rounds of a row."""
+
+    rates: list[float] = field(default_factory=list)
+    cpu_per_rt: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    answers: list[bytes] = field(default_factory=list)
+
+    def measure(self, proc: subprocess.Popen[str], port: int, frames: list[list[bytes]]) -> None:
+        before = cpu_seconds(proc.pid)
+        elapsed, latencies, answers = asyncio.run(drive(port, frames))
+        done = len(latencies)
+        self.cpu_per_rt.append((cpu_seconds(proc.pid) - before) / done)
+        self.rates.append(done / elapsed)
+        self.latencies += latencies
+        self.answers += answers
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.rates)
+
+    @property
+    def cpu_us(self) -> float:
+        return statistics.median(self.cpu_per_rt) * 1e6
+
+
+def run(requests: int, connections: int, rounds: int, workdir: Path, batch_no: int,
+        sync: str) -> dict[str, float]:
     batch = f"{batch_no:06d}"
     per = requests // connections
-    frames = [[purchase(c * per + i + 1, batch) for i in range(per)] for c in range(connections)]
-    warm = [[purchase(900000 + c * 50 + i, batch) for i in range(50)] for c in range(connections)]
+    stans = iter(range(1, 999_999))
+    warm = [[purchase(next(stans), batch) for _ in range(50)] for _ in range(connections)]
+    plans = [[[purchase(next(stans), batch) for _ in range(per)] for _ in range(connections)]
+             for _ in range(rounds)]
 
     config = workdir / "host.yaml"
     config.write_text(EXAMPLE_CONFIG_YAML, encoding="utf-8")
-    host, port = spawn(["-m", "possim", "host", "--config", str(config), "--db", str(workdir / f"bench-{batch}.db"),
+    db = workdir / f"bench-{batch}.db"
+    host, port = spawn(["-m", "possim", "host", "--config", str(config), "--db", str(db), "--sync", sync,
                         "--listen", "tcp://127.0.0.1:0", "--mak", MAK.hex(), "--mac-alg", "cup-ecb"])
+    echo, echo_port = spawn([__file__, "--echo-server", str(RESPONSE_SIZE)])
+    h, e = Side(), Side()
     try:
         asyncio.run(drive(port, warm))
-        host_s, host_lat, sample = asyncio.run(drive(port, frames))
+        asyncio.run(drive(echo_port, warm))
+        for frames in plans:
+            h.measure(host, port, frames)
+            e.measure(echo, echo_port, frames)
     finally:
         stop(host)
-    resp = CUP.decode(sample)
-    assert resp["39"] == "00" and message.verify(CUP, sample, "cup-ecb", MAK), resp.fields.get("39")
-
-    echo, echo_port = spawn([__file__, "--echo-server", str(len(sample))])
-    try:
-        asyncio.run(drive(echo_port, warm))
-        echo_s, echo_lat, _ = asyncio.run(drive(echo_port, frames))
-    finally:
         stop(echo)
 
-    done = per * connections
-    return {"connections": connections, "requests": done, "host_rate": done / host_s, "echo_rate": done / echo_s,
-            "host_p50": pct(host_lat, 50), "host_p99": pct(host_lat, 99), "echo_p50": pct(echo_lat, 50),
-            "echo_p99": pct(echo_lat, 99), "ratio": (done / host_s) / (done / echo_s),
-            "request_bytes": len(frames[0][0]), "response_bytes": len(sample)}
+    # Every timed answer was a signed approval, and the ledger holds each one.
+    for answer in h.answers:
+        resp = CUP.decode(answer)
+        assert resp["39"] == "00" and len(answer) == RESPONSE_SIZE, resp.fields.get("39")
+        assert message.verify(CUP, answer, "cup-ecb", MAK), "response MAC does not verify"
+    with sqlite3.connect(str(db)) as conn:
+        kept = conn.execute("SELECT COUNT(*) FROM ledger_txns WHERE response_code = '00' AND txn_type = 'purchase' "
+                            "AND batch_no = ?", (batch,)).fetchone()[0]
+    assert kept == len(h.answers) + len(warm) * 50, (kept, len(h.answers))
+
+    return {"connections": connections, "requests": len(h.latencies), "host_rate": h.rate, "echo_rate": e.rate,
+            "host_p50": pct(h.latencies, 50), "host_p99": pct(h.latencies, 99), "echo_p50": pct(e.latencies, 50),
+            "echo_p99": pct(e.latencies, 99), "ratio": h.rate / e.rate, "host_cpu": h.cpu_us, "echo_cpu": e.cpu_us,
+            "request_bytes": len(plans[0][0][0]), "response_bytes": RESPONSE_SIZE}
 
 
 async def echo_main(size: int) -> None:
@@ -146,24 +201,29 @@ async def echo_main(size: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--requests", type=int, default=3000, help="purchases per round (default 3000)")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--rounds", type=int, default=3, help="host/echo rounds per row (default 3)")
+    parser.add_argument("--sync", choices=("full", "normal"), default="full",
+                        help="the host's SQLite synchronous setting (default full)")
     parser.add_argument("--echo-server", type=int, metavar="SIZE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
         asyncio.run(echo_main(args.echo_server))
         return
-    print(f"python {sys.version.split()[0]}; {args.requests} purchases per run; "
-          "SQLite WAL synchronous=FULL on the working directory's disk")
-    print(f"{'conns':>5} {'host rt/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'echo rt/s':>10} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'ratio':>6}")
+    print(f"python {sys.version.split()[0]}; {os.cpu_count()} cpus; load average {os.getloadavg()[0]:.2f}; "
+          f"{args.requests} purchases x {args.rounds} rounds per row; "
+          f"SQLite WAL synchronous={args.sync.upper()} on the working directory's disk")
+    print(f"{'conns':>5} {'host rt/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7} {'echo rt/s':>10} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7} {'ratio':>6}")
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
         for n, c in enumerate(args.connections, 1):
-            r = run(args.requests, c, Path(tmp), n)
+            r = run(args.requests, c, args.rounds, Path(tmp), n, args.sync)
             print(f"{r['connections']:>5} {r['host_rate']:>10.0f} {r['host_p50']:>7.2f} {r['host_p99']:>7.2f} "
-                  f"{r['echo_rate']:>10.0f} {r['echo_p50']:>7.2f} {r['echo_p99']:>7.2f} {r['ratio']:>6.2f}", flush=True)
-    print(f"frames: request {r['request_bytes']} bytes, response {r['response_bytes']} bytes; "
-          "servers in their own processes")
+                  f"{r['host_cpu']:>7.0f} {r['echo_rate']:>10.0f} {r['echo_p50']:>7.2f} {r['echo_p99']:>7.2f} "
+                  f"{r['echo_cpu']:>7.0f} {r['ratio']:>6.2f}", flush=True)
+    print(f"frames: request {r['request_bytes']} bytes, response {r['response_bytes']} bytes; servers in their "
+          f"own processes; load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--accept-any-terminal", action="store_true",
                         help="with --mak: serve any TID, registering it to the MID it sends")
     parser.add_argument("--traffic", metavar="URL", help="publish traffic as JSON Lines on tcp://127.0.0.1:PORT")
+    parser.add_argument("--sync", choices=("full", "normal"),
+                        help="SQLite synchronous: full (default; an answer survives a power cut) or normal "
+                             "(survives a kill -9, not an OS crash; for load tests). Overrides database.synchronous")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every refusal and its reason")
     parser.set_defaults(func=_serve)
     sub = parser.add_subparsers(dest="host_command", metavar="COMMAND", parser_class=type(parser))
@@ -101,7 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
     elif args.accept_any_terminal:
         raise UsageError("--accept-any-terminal needs --mak and --mac-alg (the keys to serve them with)")
     server = HostServer(config, args.db, args.listen or [DEFAULT_LISTEN], get_dialect(args.dialect),
-                        framing=args.framing, preinstalled=preinstalled)
+                        framing=args.framing, preinstalled=preinstalled, synchronous=args.sync)
 
     def ready(urls: list[str]) -> None:
         for url in urls:

@@ -107,6 +107,9 @@ class HostConfig:
     return_policy: ReturnPolicy | None = None
     fee_schedules: Mapping[str, FeeSchedule] = field(default_factory=dict)
     source: str = "<defaults>"
+    #: SQLite ``synchronous`` for the host's own connection: ``full`` (an answered approval survives a
+    #: power cut) or ``normal`` (it survives a kill -9 of the host, not an OS crash). docs/host.md.
+    synchronous: str = "full"
 
     def terminal(self, tid: str) -> TerminalConfig | None:
         for t in self.terminals:
@@ -118,7 +121,8 @@ class HostConfig:
 # --- parsing -------------------------------------------------------------------
 
 _TOP = {"acquirer", "defaults", "merchants", "terminals", "cards", "default_card", "return_policy",
-        "fee_schedules"}
+        "fee_schedules", "database"}
+SYNCHRONOUS = ("full", "normal")
 
 
 def _mapping(where: str, value: Any, keys: set[str], required: set[str] = frozenset()) -> Mapping[str, Any]:
@@ -349,7 +353,13 @@ def config_from_mapping(data: Mapping[str, Any] | None, base_dir: Path | str = "
         acquirer=_acquirer(data.get("acquirer") or {}), defaults=defaults, merchants=merchants,
         terminals=terminals, cards=cards,
         default_card=_default_card(data["default_card"]) if "default_card" in data else None,
-        return_policy=_policy(data.get("return_policy"), base), fee_schedules=fees, source=source)
+        return_policy=_policy(data.get("return_policy"), base), fee_schedules=fees, source=source,
+        synchronous=_database(data.get("database") or {}))
+
+
+def _database(data: Any) -> str:
+    m = _mapping("database", data, {"synchronous"})
+    return _choice("database.synchronous", m.get("synchronous", "full"), SYNCHRONOUS)
 
 
 def load_config_text(text: str, base_dir: Path | str = ".", source: str = "<config>") -> HostConfig:

@@ -73,6 +73,7 @@ class KeySessions:
         self.random_bytes = random_bytes
         self.preinstalled = preinstalled
         self._cache: dict[str, Session | None] = {}
+        self._preinstalled: dict[str, Session] = {}  # the command line's keys, per terminal served with them
         self._load()
 
     def tmk(self, tid: str) -> bytes | None:
@@ -101,10 +102,13 @@ class KeySessions:
         if tid in self._cache:
             return self._cache[tid]
         pre = self.preinstalled
-        if pre is not None and (pre.accept_any_terminal or self.config.terminal(tid) is not None):
-            return Session(tid, self.config.defaults.key_mode, pre.mac_algorithm, pre.mak, pre.pik,
-                           source=SOURCE_PREINSTALLED)
-        return None
+        if pre is None:
+            return None
+        session = self._preinstalled.get(tid)
+        if session is None and (pre.accept_any_terminal or self.config.terminal(tid) is not None):
+            session = self._preinstalled[tid] = Session(tid, self.config.defaults.key_mode, pre.mac_algorithm,
+                                                        pre.mak, pre.pik, source=SOURCE_PREINSTALLED)
+        return session
 
     def sign_in(self, tid: str, mode: str, now: datetime, operator: str | None) -> tuple[Session, bytes]:
         """New working keys for ``tid`` and the field 62 that delivers them (call :meth:`install` after commit)."""

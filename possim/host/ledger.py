@@ -23,6 +23,8 @@ import hashlib
 import hmac
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -157,10 +159,35 @@ class Ledger:
         self.facts = facts
         self._accounts: dict[str, Account] = {}
         self._open_batches: dict[str, Batch | None] = {}
+        self._counters: dict[str, list[int]] = {}  # name -> [value handed out, value in the table]
+        self._holding = False
 
-    def clear_cache(self) -> None:
+    def clear_cache(self, *, counters: bool = True) -> None:
+        """Forget what was read. ``counters=False`` keeps the held counters: after one request of a
+        group is undone, numbers the others already took must not be handed out again."""
         self._accounts.clear()
         self._open_batches.clear()
+        if counters:
+            self._counters.clear()
+
+    @contextmanager
+    def counters_held(self) -> Iterator[None]:
+        """Inside the caller's transaction: counters move in memory and are written once, at the end
+        (one statement per group of requests instead of one per RRN). On an error they are forgotten
+        (the transaction that would have stored them is being rolled back)."""
+        self._holding = True
+        try:
+            yield
+            for name, entry in self._counters.items():
+                if entry[0] != entry[1]:
+                    self.conn.execute("INSERT INTO host_counters (name, value) VALUES (?, ?) "
+                                      "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (name, entry[0]))
+                    entry[1] = entry[0]
+        except BaseException:
+            self._counters.clear()
+            raise
+        finally:
+            self._holding = False
 
     # -- accounts -----------------------------------------------------------------
 
@@ -211,6 +238,15 @@ class Ledger:
     # -- counters -----------------------------------------------------------------
 
     def next_counter(self, name: str) -> int:
+        if self._holding:
+            entry = self._counters.get(name)
+            if entry is None:
+                row = self.conn.execute("SELECT value FROM host_counters WHERE name = ?", (name,)).fetchone()
+                stored = int(row[0]) if row else 0
+                entry = self._counters[name] = [stored, stored]
+            entry[0] += 1
+            return entry[0]
+        self._counters.pop(name, None)
         upsert = ("INSERT INTO host_counters (name, value) VALUES (?, 1) "
                   "ON CONFLICT (name) DO UPDATE SET value = value + 1")
         if _HAS_RETURNING:
@@ -235,6 +271,28 @@ class Ledger:
                balance_effect: int = 0) -> Txn:
         """Append one transaction; an approved one moves the card's balance by ``balance_effect``."""
         at, day = now.isoformat(), local_date(now).isoformat()
+        txn_id = self.insert_txn(at=at, day=day, tid=tid, mid=mid, batch_no=batch_no, stan=stan, mti=mti,
+                                 txn_type=txn_type, pan=pan, card_kind=card_kind, amount_fen=amount_fen,
+                                 response_code=response_code, rrn=rrn, auth_code=auth_code,
+                                 original_id=original_id, balance_effect=balance_effect)
+        # The row as the table now holds it (the columns not inserted start at their defaults),
+        # without reading it back.
+        return Txn(txn_id, at, day, tid, mid, batch_no, stan, mti, txn_type, pan, card_kind,
+                   amount_fen, response_code, rrn, auth_code, original_id, balance_effect, 0, None, None)
+
+    def record_id(self, *, now: datetime, tid: str, mid: str, batch_no: str, stan: str, mti: str, txn_type: str,
+                  pan: str | None, card_kind: str | None, amount_fen: int, response_code: str,
+                  rrn: str | None = None, auth_code: str | None = None, original_id: int | None = None,
+                  balance_effect: int = 0) -> int:
+        """:meth:`record` for a caller that needs only the new row's id (no ``Txn`` built)."""
+        return self.insert_txn(at=now.isoformat(), day=local_date(now).isoformat(), tid=tid, mid=mid,
+                               batch_no=batch_no, stan=stan, mti=mti, txn_type=txn_type, pan=pan,
+                               card_kind=card_kind, amount_fen=amount_fen, response_code=response_code, rrn=rrn,
+                               auth_code=auth_code, original_id=original_id, balance_effect=balance_effect)
+
+    def insert_txn(self, *, at: str, day: str, tid: str, mid: str, batch_no: str, stan: str, mti: str,
+                   txn_type: str, pan: str | None, card_kind: str | None, amount_fen: int, response_code: str,
+                   rrn: str | None, auth_code: str | None, original_id: int | None, balance_effect: int) -> int:
         cur = self.conn.execute(
             "INSERT INTO ledger_txns (at, local_date, tid, mid, batch_no, stan, mti, txn_type, pan, card_kind, "
             "amount_fen, response_code, rrn, auth_code, original_id, balance_effect) "
@@ -243,10 +301,7 @@ class Ledger:
              amount_fen, response_code, rrn, auth_code, original_id, balance_effect))
         if response_code == "00" and balance_effect and pan:
             self.adjust_balance(pan, balance_effect)
-        # The row as the table now holds it (the columns not inserted start at their defaults),
-        # without reading it back.
-        return Txn(int(cur.lastrowid or 0), at, day, tid, mid, batch_no, stan, mti, txn_type, pan, card_kind,
-                   amount_fen, response_code, rrn, auth_code, original_id, balance_effect, 0, None, None)
+        return int(cur.lastrowid or 0)
 
     def txn(self, txn_id: int) -> Txn | None:
         row = self.conn.execute(f"SELECT {_TXN_COLS} FROM ledger_txns WHERE id = ?", (txn_id,)).fetchone()

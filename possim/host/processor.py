@@ -150,7 +150,7 @@ class Processor:
         # none (unless a caller's transaction is open): undoing the whole transaction is the same.
         alone = len(bodies) == 1 and not self.conn.in_transaction
         try:
-            with transaction(self.conn):
+            with transaction(self.conn), self.ledger.counters_held():
                 self._check_caches()
                 for body in bodies:
                     if not alone:
@@ -162,7 +162,8 @@ class Processor:
                     except Exception:  # a bug or a database fault: answer 96, undo only this request
                         log.exception("request of %d bytes failed; answering %s", len(body),
                                       code_for(Situation.SYSTEM_ERROR))
-                        self._clear_caches()
+                        self._terminal_status.clear()
+                        self.ledger.clear_cache(counters=alone)
                         if alone:
                             self.conn.rollback()
                         else:
@@ -170,7 +171,7 @@ class Processor:
                             self.conn.execute("RELEASE request")
                         ctx = self._system_error(body, now)
                     results.append(ctx)
-                self._changes_seen = self.conn.total_changes
+            self._changes_seen = self.conn.total_changes  # after the counters are written and committed
         except BaseException:  # the commit failed: what the caches learnt may not be in the database
             self._clear_caches()
             raise
@@ -405,7 +406,8 @@ class Processor:
         clock = self._host_clock
         if clock is None or clock[0] != ctx.now:  # a group shares one ``now``: format it once
             local = ctx.now.astimezone(HOST_TZ)
-            clock = self._host_clock = (ctx.now, f"{local:%H%M%S}", f"{local:%m%d}", f"{local:%m%d}")
+            day = f"{local.month:02d}{local.day:02d}"
+            clock = self._host_clock = (ctx.now, f"{local.hour:02d}{local.minute:02d}{local.second:02d}", day, day)
         ctx.fields["12"] = clock[1]
         ctx.fields["13"] = clock[2]
         if settlement_date:
@@ -494,7 +496,7 @@ class Processor:
         except Refusal as refusal:
             pan = _pan_or_none(ctx.msg)
             amount = ctx.msg.get("4") or "0"
-            self.ledger.record(
+            self.ledger.record_id(
                 now=ctx.now, tid=ctx.tid, mid=ctx.mid, batch_no=batch_no, stan=ctx.stan, mti=ctx.msg.mti,
                 txn_type=txn_type, pan=pan, card_kind=None, amount_fen=int(amount) if amount.isdigit() else 0,
                 response_code=refusal.code)
@@ -502,10 +504,11 @@ class Processor:
 
     def _approve(self, ctx: _Ctx, batch_no: str, txn_type: str, card: PresentedCard | None, card_kind: str | None,
                  amount: int, balance_effect: int, original: Txn | None = None,
-                 auth_code: str | None = None) -> Txn:
+                 auth_code: str | None = None) -> int:
+        """Record the approval and fill the response's approval fields; the new transaction's id."""
         rrn = self.ledger.next_rrn(ctx.now)
         auth_code = auth_code or self._auth_code()
-        txn = self.ledger.record(
+        txn_id = self.ledger.record_id(
             now=ctx.now, tid=ctx.tid, mid=ctx.mid, batch_no=batch_no, stan=ctx.stan, mti=ctx.msg.mti,
             txn_type=txn_type, pan=card.pan if card else (original.pan if original else None),
             card_kind=card_kind, amount_fen=amount, response_code=code_for(Situation.APPROVED), rrn=rrn,
@@ -514,7 +517,7 @@ class Processor:
         acq = self.config.acquirer
         ctx.fields.update({"37": rrn, "38": auth_code, "44": f"{acq.issuer_id:<11}{acq.institution_id:<11}",
                            "63": CARD_ORGANISATION})
-        return txn
+        return txn_id
 
     def _purchase(self, ctx: _Ctx) -> None:
         self._financial(ctx, "purchase", self._purchase_body)
@@ -575,9 +578,9 @@ class Processor:
             raise Refusal(Situation.INVALID_TRANSACTION, "the original's batch is settled: refund it instead")
         if amount != original.amount_fen:
             raise Refusal(Situation.AMOUNT_MISMATCH, "field 4 is not the original amount")
-        txn = self._approve(ctx, batch_no, "void", card, original.card_kind, amount, amount, original,
-                            auth_code=original.auth_code)
-        self.ledger.mark_voided(original.id, txn.id)
+        void_id = self._approve(ctx, batch_no, "void", card, original.card_kind, amount, amount, original,
+                                auth_code=original.auth_code)
+        self.ledger.mark_voided(original.id, void_id)
         self.ledger.count_purchase(original.tid, original.mid, -amount, -1)
 
     def _refund(self, ctx: _Ctx) -> None:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from possim.errors import PossimError
 from possim.host.clock import Clock, SystemClock
-from possim.host.config import HostConfig
+from possim.host.config import SYNCHRONOUS, HostConfig
 from possim.host.db import BUSY_TIMEOUT_S, open_db
 from possim.host.keys import PreinstalledKeys
 from possim.host.processor import Processor, Response
@@ -86,6 +86,7 @@ class GroupCommitter:
         self._busy_pause = BUSY_RETRY_S[0]
         self.groups = 0
         self.requests = 0
+        self.lock_retries = 0  # times a group found the write lock held by another connection
 
     @property
     def processor(self) -> Processor:
@@ -156,6 +157,7 @@ class GroupCommitter:
         elif now - self._busy_since >= self._busy_timeout:
             return False
         assert self._loop is not None
+        self.lock_retries += 1
         self._scheduled = True
         self._loop.call_later(self._busy_pause, self._run)
         self._busy_pause = min(self._busy_pause * 2, BUSY_RETRY_S[1])
@@ -169,7 +171,8 @@ class HostServer:
                  dialect: str | Dialect = "cup-pos", clock: Clock | None = None,
                  traffic_bus: TrafficBus | None = None, *, framing: str | None = None,
                  random_bytes: RandomBytes = os.urandom, preinstalled: PreinstalledKeys | None = None,
-                 max_group: int = MAX_GROUP, frame_timeout: float | None = FRAME_TIMEOUT) -> None:
+                 max_group: int = MAX_GROUP, frame_timeout: float | None = FRAME_TIMEOUT,
+                 synchronous: str | None = None) -> None:
         if not listen_urls:
             raise PossimError("host: at least one listen URL is needed (e.g. tcp://127.0.0.1:5000)")
         self.config = config
@@ -185,10 +188,16 @@ class HostServer:
         self._servers: list[Server] = []
         self.undecodable = 0
         self.frame_timeout = frame_timeout
+        self.synchronous = (synchronous or config.synchronous).lower()
+        if self.synchronous not in SYNCHRONOUS:
+            raise PossimError(f"host: synchronous: expected one of {', '.join(SYNCHRONOUS)}, "
+                              f"got {synchronous!r}")
 
     def _make_processor(self) -> Processor:
         conn = open_db(self.db_path)
         try:
+            # open_db makes every connection FULL; NORMAL is the host's own, documented choice.
+            conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
             return Processor(conn, self.config, self.dialect, self.clock, random_bytes=self._random_bytes,
                              preinstalled=self._preinstalled)
         except BaseException:
