@@ -59,6 +59,8 @@ MAX_GROUP = 256
 FRAME_TIMEOUT = 30.0
 #: First and longest pause before trying a group again when another connection holds the write lock.
 BUSY_RETRY_S = (0.001, 0.05)
+#: Loop turns a group may wait for connections that are not in it yet (each turn polls the sockets once).
+GATHER_TURNS = 3
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -87,6 +89,8 @@ class GroupCommitter:
         self.groups = 0
         self.requests = 0
         self.lock_retries = 0  # times a group found the write lock held by another connection
+        self.connections = 0  # open connections: each has at most one request waiting
+        self._turns = 0
 
     @property
     def processor(self) -> Processor:
@@ -123,6 +127,16 @@ class GroupCommitter:
 
     def _run(self) -> None:
         self._scheduled = False
+        # Connections that are open but not in the group may be a loop turn or two from submitting
+        # (their bytes are in, their frames not yet parsed): a few turns more make one commit serve
+        # them too. One connection alone never waits.
+        if len(self._pending) < self.connections and self._turns < GATHER_TURNS:
+            self._turns += 1
+            self._scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._run)
+            return
+        self._turns = 0
         processor = self._processor
         while self._pending and processor is not None:
             group = self._pending[:self._max_group]
@@ -239,22 +253,26 @@ class HostServer:
                           framing=self.framing)
         observer = (lambda direction, payload, link: tap.frame(direction, payload)) if tap else None
         link = FramedConnection(transport, self.framing, on_frame=observer, partial_timeout=self.frame_timeout)
-        async with link:
-            while True:
-                try:
-                    body = await link.recv_frame()
-                except ConnectionClosed:
-                    return
-                response = await self.committer.submit(body)
-                if response is None:
-                    self.undecodable += 1
-                    log.warning("%s: frame of %d bytes not answered (undecodable or not a request)",
-                                transport.peer, len(body))
-                    continue
-                try:
-                    await link.send_frame(response.body)
-                except ConnectionClosed:
-                    return
+        self.committer.connections += 1
+        try:
+            async with link:
+                while True:
+                    try:
+                        body = await link.recv_frame()
+                    except ConnectionClosed:
+                        return
+                    response = await self.committer.submit(body)
+                    if response is None:
+                        self.undecodable += 1
+                        log.warning("%s: frame of %d bytes not answered (undecodable or not a request)",
+                                    transport.peer, len(body))
+                        continue
+                    try:
+                        await link.send_frame(response.body)
+                    except ConnectionClosed:
+                        return
+        finally:
+            self.committer.connections -= 1
 
 
 async def run_host(server: HostServer, *, traffic_url: str | None = None, unmask: bool = False,
