@@ -161,6 +161,7 @@ class Ledger:
         self._open_batches: dict[str, Batch | None] = {}
         self._counters: dict[str, list[int]] = {}  # name -> [value handed out, value in the table]
         self._holding = False
+        self._rrn_day: tuple[tuple[int, int, int], str] | None = None  # (y, m, d) and its 4-character prefix
 
     def clear_cache(self, *, counters: bool = True) -> None:
         """Forget what was read. ``counters=False`` keeps the held counters: after one request of a
@@ -256,7 +257,10 @@ class Ledger:
 
     def next_rrn(self, now: datetime) -> str:
         """12 characters: the year's last digit and day of year (4), then a 8-digit sequence."""
-        return f"{now.year % 10}{now.timetuple().tm_yday:03d}{self.next_counter('rrn') % 10**8:08d}"
+        day = (now.year, now.month, now.day)
+        if self._rrn_day is None or self._rrn_day[0] != day:
+            self._rrn_day = (day, f"{now.year % 10}{now.timetuple().tm_yday:03d}")
+        return f"{self._rrn_day[1]}{self.next_counter('rrn') % 10**8:08d}"
 
     # -- transactions -------------------------------------------------------------
 
