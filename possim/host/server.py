@@ -61,6 +61,8 @@ FRAME_TIMEOUT = 30.0
 BUSY_RETRY_S = (0.001, 0.05)
 #: Loop turns a group may wait for connections that are not in it yet (each turn polls the sockets once).
 GATHER_TURNS = 3
+#: Loop turns :meth:`HostServer.close` leaves to peers on the same loop to notice their connections ended.
+CLOSE_TURNS = 5
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -238,6 +240,11 @@ class HostServer:
         for server in servers:
             await server.close()
         await self.committer.stop()
+        # Let peers on this same loop (a scenario's relay, a terminal under test) see their connections
+        # end before the caller goes on and closes the loop: the database thread this server used to
+        # join here gave them that time, and some close their side only when they notice.
+        for _ in range(CLOSE_TURNS):
+            await asyncio.sleep(0)
 
     async def __aenter__(self) -> HostServer:
         await self.start()
