@@ -51,11 +51,14 @@ class Relay:
         return self.url
 
     async def close(self) -> None:
-        for link in list(self._links):
-            await link.close()
+        # The server first: cancelling each handler lets its own ``finally`` close both of its links
+        # (closing them from here instead could cancel a handler halfway through closing one).
         if self._server is not None:
             server, self._server = self._server, None
             await server.close()
+        for link in list(self._links):
+            await link.close()
+        self._links.clear()
 
     def _corrupt(self, body: bytes) -> bytes:
         if self.faults.corrupt_mac <= 0 or len(body) < 8:
