@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from possim.errors import PossimError
-from possim.iso8583 import Message, get_dialect
+from possim.iso8583 import get_dialect
 from possim.scenario.catalogue import BACKOFFICE, RAW, TERMINAL
 from possim.scenario.driver import Driver, Unsupported
 from possim.scenario.model import Scenario, Step
@@ -25,8 +25,6 @@ from possim.scenario.relay import Relay, mask_line
 from possim.scenario.setup import cards, default_terminal, terminal_settings
 from possim.security.keys import parse_hex_key
 from possim.traffic import TrafficBus, TrafficEvent
-
-HISTORY = 200
 
 
 def wire_observation(events: list[TrafficEvent], action: str) -> Observation:
@@ -217,7 +215,3 @@ class HostUrlDriver(WireDriver):
                 await self.terminals.close()
         finally:
             await super().close()
-
-
-def message_or_none(value: Any) -> Message | None:
-    return value if isinstance(value, Message) else None

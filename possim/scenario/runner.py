@@ -44,6 +44,11 @@ class Failure:
     included_from: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
 @dataclass
 class ScenarioResult:
     scenario: Scenario
@@ -131,9 +136,8 @@ class Runner:
             for number, step in enumerate(scenario.steps, start=1):
                 failure = await self._step(driver, scenario, number, step, saved)
                 result.steps_run = number
-                if failure == "skip":
-                    result.status = SKIPPED
-                    result.reason = self._skip_reason
+                if isinstance(failure, Skip):
+                    result.status, result.reason = SKIPPED, failure.reason
                     return result
                 if failure is not None:
                     result.status, result.failure = FAILED, failure
@@ -142,10 +146,8 @@ class Runner:
         finally:
             await driver.close()
 
-    _skip_reason: str | None = None
-
     async def _step(self, driver: Driver, scenario: Scenario, number: int, step: Step,
-                    saved: dict[str, Any]) -> Failure | str | None:
+                    saved: dict[str, Any]) -> Failure | Skip | None:
         def failure(problem: str, mismatches: list[Mismatch] | None = None, obs: Observation | None = None) -> Failure:
             return Failure(scenario.item_name, step.source, step.line, number, step.label, step.action, problem,
                            mismatches or [], _observed_summary(obs or {}, self.unmask),
@@ -159,8 +161,7 @@ class Runner:
         try:
             obs = await driver.perform(step, args)
         except Unsupported as exc:
-            self._skip_reason = f"step {number} ({step.action}) at {step.where}: {exc}"
-            return "skip"
+            return Skip(f"step {number} ({step.action}) at {step.where}: {exc}")
         except PossimError as exc:
             return failure(f"{step.action} could not be carried out: {exc}")
         try:
