@@ -127,7 +127,7 @@ class Runner:
             except Unsupported as exc:
                 result.status, result.reason = SKIPPED, str(exc)
                 return result
-            except PossimError as exc:
+            except (PossimError, OSError) as exc:
                 result.status = FAILED
                 result.failure = Failure(scenario.item_name, scenario.source, scenario.setup.line or scenario.line,
                                          0, "setup", "setup", f"set-up failed: {exc}",
@@ -164,6 +164,9 @@ class Runner:
             return Skip(f"step {number} ({step.action}) at {step.where}: {exc}")
         except PossimError as exc:
             return failure(f"{step.action} could not be carried out: {exc}")
+        except (OSError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+            # not a verdict on the system under test but still this step's failure; the other scenarios run on
+            return failure(f"{step.action} could not be carried out: {type(exc).__name__}: {exc}")
         try:
             expectations = resolve_expectations(step.expect, {"save": saved, "param": scenario.parameters})
         except PossimError as exc:
