@@ -151,6 +151,7 @@ class Scenario:
     expect_failure: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     param_id: str | None = None
+    setup_line: int = 0       # the line of ``setup:`` in this file (its contents may come from an include)
 
     @property
     def item_name(self) -> str:
@@ -344,7 +345,8 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
         out.append(Scenario(
             name=name, source=shown, line=resolved.line_of("scenario"), path=path, setup=setup, steps=steps,
             description=str(resolved.get("description") or ""), tags=tuple(str(t) for t in tags),
-            expect_failure=None if failure is None else str(failure), parameters=params, param_id=pid))
+            expect_failure=None if failure is None else str(failure), parameters=params, param_id=pid,
+            setup_line=resolved.line_of("setup") if "setup" in resolved else resolved.line_of("scenario")))
     return out
 
 

@@ -12,8 +12,8 @@ from possim.scenario.runner import FAILED, SKIPPED, XFAILED, XPASSED, Failure, S
 
 
 def failure_text(failure: Failure) -> str:
-    lines = [f"{failure.source}:{failure.line}: scenario {failure.scenario!r}, step {failure.step_number} "
-             f"({failure.step_label}) failed: {failure.problem}"]
+    which = f"step {failure.step_number} ({failure.step_label})" if failure.step_number else "the set-up"
+    lines = [f"{failure.source}:{failure.line}: scenario {failure.scenario!r}, {which} failed: {failure.problem}"]
     for where in reversed(failure.included_from):
         lines.append(f"  included from {where}")
     for m in failure.mismatches:

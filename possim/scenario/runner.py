@@ -129,8 +129,8 @@ class Runner:
                 return result
             except (PossimError, OSError) as exc:
                 result.status = FAILED
-                result.failure = Failure(scenario.item_name, scenario.source, scenario.setup.line or scenario.line,
-                                         0, "setup", "setup", f"set-up failed: {exc}",
+                result.failure = Failure(scenario.item_name, scenario.source, scenario.setup_line, 0, "setup",
+                                         "setup", f"set-up failed: {exc}",
                                          traffic=driver.traffic(TRAFFIC_LINES, self.unmask))
                 return result
             for number, step in enumerate(scenario.steps, start=1):

@@ -172,3 +172,20 @@ def test_a_scenario_that_cannot_run_completely_does_not_run_at_all(tmp_path: Pat
     result = Runner(lambda s: driver).run(scenario)
     assert result.status == SKIPPED and driver.calls == [] and driver.closed
     assert result.reason == f"step 2 (review) at {tmp_path / 'a.yaml'}:4: no back office here"
+
+
+def test_a_set_up_the_host_refuses_fails_at_the_setup_line(world: Path) -> None:
+    [result] = run(write(world / "a.yaml", """
+        scenario: bad merchant
+        setup:
+          include: shared/world.yaml
+          merchants:
+            - {mid: "12345", name: too short}
+        steps: [{include: shared/sign_in.yaml}]
+        """))
+    assert result.status == FAILED and result.failure is not None
+    assert (result.failure.source, result.failure.line, result.failure.step_label) == (str(world / "a.yaml"), 2,
+                                                                                      "setup")
+    assert "set-up failed:" in result.failure.problem and "merchants[0].mid" in result.failure.problem
+    assert failure_text(result.failure).startswith(f"{world / 'a.yaml'}:2: scenario 'bad merchant', the set-up "
+                                                   "failed: set-up failed: ")
