@@ -130,7 +130,7 @@ class Runner:
             except (PossimError, OSError) as exc:
                 result.status = FAILED
                 result.failure = Failure(scenario.item_name, scenario.source, scenario.setup_line, 0, "setup",
-                                         "setup", f"set-up failed: {exc}",
+                                         "setup", str(exc),
                                          traffic=driver.traffic(TRAFFIC_LINES, self.unmask))
                 return result
             for number, step in enumerate(scenario.steps, start=1):
