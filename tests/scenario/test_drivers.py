@@ -102,3 +102,17 @@ def test_raw_scenarios_against_a_host_url_and_back_office_steps_skipped(tmp_path
     raw, withdraw = done.stdout.splitlines()
     assert raw.startswith("PASS ") and "duplicate STAN" in raw
     assert withdraw.startswith("SKIP ") and "step 4 (review)" in withdraw and "needs a host possim runs" in withdraw
+
+
+def test_the_ecr_driver_refuses_up_front_what_the_ecr_link_cannot_do(tmp_path: Path) -> None:
+    from possim.scenario.ecrdriver import EcrDriver
+
+    (tmp_path / "a.yaml").write_text(
+        "scenario: x\nsetup:\n  terminals: [{tid: '10000001', mid: '898310048120001', tmk: "
+        "0123456789ABCDEFFEDCBA9876543210}]\nsteps:\n  - echo:\n  - sign_in:\n    terminal: '10000002'\n"
+        "  - sign_in:\n  - send: {mti: '0800'}\n  - review:\n", encoding="utf-8")
+    [scenario] = load_scenarios(tmp_path / "a.yaml")
+    driver = EcrDriver("/dev/null", "tcp://127.0.0.1:0", workdir=tmp_path)
+    reasons = [driver.unsupported(scenario, step) for step in scenario.steps]
+    assert reasons == ["the ECR link has no command for echo",
+                       "the ECR port drives one terminal (10000001), not 10000002", None, None, None]
