@@ -22,7 +22,7 @@ from possim.scenario.model import Scenario, Step
 from possim.scenario.outcome import Observation
 from possim.scenario.rawclient import RawClient
 from possim.scenario.relay import Relay, mask_line
-from possim.scenario.setup import cards, default_terminal, terminal_settings
+from possim.scenario.world import cards, default_terminal, terminal_settings
 from possim.security.keys import parse_hex_key
 from possim.traffic import TrafficBus, TrafficEvent
 

@@ -21,7 +21,7 @@ from possim.scenario.driver import StepFailed, Unsupported
 from possim.scenario.drivers import WireDriver
 from possim.scenario.model import Scenario, Step
 from possim.scenario.outcome import Observation
-from possim.scenario.setup import card_from_arg, cards, default_terminal
+from possim.scenario.world import card_from_arg, cards, default_terminal
 
 # scenario step -> ECR command name in the protocol file (ecr-possim), and step argument -> ECR tag name
 COMMANDS: dict[str, tuple[str, dict[str, str]]] = {

@@ -24,7 +24,7 @@ from possim.iso8583 import Dialect
 from possim.scenario.model import Scenario, Step
 from possim.scenario.outcome import Observation
 from possim.scenario.relay import Relay
-from possim.scenario.setup import clock_start, host_config
+from possim.scenario.world import clock_start, host_config
 from possim.traffic import TrafficBus
 
 ACTOR = "acquirer:scenario"

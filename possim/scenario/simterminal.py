@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from possim.errors import PossimError
 from possim.scenario.outcome import Observation
-from possim.scenario.setup import CardSpec, card_from_arg
+from possim.scenario.world import CardSpec, card_from_arg
 
 
 def result_observation(result: Any) -> Observation:

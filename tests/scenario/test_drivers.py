@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from possim.scenario.model import load_scenarios
-from possim.scenario.setup import host_mapping
+from possim.scenario.world import host_mapping
 
 from .conftest import HANG_GUARD, REPO, SCENARIOS, free_port, possim
 
