@@ -25,13 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--terminal", metavar="URL", help="drive this terminal through its ECR port (serial URL)")
     p.add_argument("--host-listen", metavar="URL",
                    help="with --terminal: where possim plays the host the terminal calls (tcp://HOST:PORT)")
+    p.add_argument("--ecr-protocol", default="ecr-possim", metavar="NAME|FILE",
+                   help="with --terminal: the terminal's ECR protocol file (default ecr-possim)")
     p.add_argument("--host", metavar="URL", help="run raw and terminal steps against this host instead of possim's")
     p.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    make_driver = driver_factory(terminal=args.terminal, host_listen=args.host_listen, host=args.host)
+    make_driver = driver_factory(terminal=args.terminal, host_listen=args.host_listen, host=args.host,
+                                 ecr_protocol=args.ecr_protocol)
     scenarios = load_paths(args.paths)
 
     def show(result: ScenarioResult) -> None:

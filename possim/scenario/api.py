@@ -26,7 +26,7 @@ def load_paths(paths: Sequence[str | Path]) -> list[Scenario]:
 
 
 def driver_factory(*, terminal: str | None = None, host_listen: str | None = None,
-                   host: str | None = None) -> DriverFactory:
+                   host: str | None = None, ecr_protocol: str = "ecr-possim") -> DriverFactory:
     """In-process by default; ``terminal`` (with ``host_listen``) drives an ECR port; ``host`` a host URL."""
     if terminal is not None:
         if host is not None:
@@ -34,8 +34,10 @@ def driver_factory(*, terminal: str | None = None, host_listen: str | None = Non
         if host_listen is None:
             raise ScenarioError("--terminal needs --host-listen URL: where possim plays the host for that terminal")
         from possim.scenario.ecrdriver import EcrDriver
+        from possim.terminal.ecr.protocol import get_protocol
 
-        return lambda scenario: EcrDriver(terminal, host_listen)
+        get_protocol(ecr_protocol)  # a bad name or file is bad input, before anything starts
+        return lambda scenario: EcrDriver(terminal, host_listen, protocol=ecr_protocol)
     if host_listen is not None:
         raise ScenarioError("--host-listen is for --terminal runs (possim plays the host that terminal calls)")
     if host is not None:

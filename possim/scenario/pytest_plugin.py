@@ -33,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run scenarios through this terminal's ECR port")
     group.addoption("--possim-host-listen", metavar="URL", default=None,
                     help="with --possim-terminal: where possim plays the host")
+    group.addoption("--possim-ecr-protocol", metavar="NAME|FILE", default=None,
+                    help="with --possim-terminal: the terminal's ECR protocol file (default ecr-possim)")
     group.addoption("--possim-host", metavar="URL", default=None, help="run scenarios against this host")
 
 
@@ -76,7 +78,8 @@ class ScenarioItem(pytest.Item):
         config = self.config
         make_driver = driver_factory(terminal=_option(config, "--possim-terminal"),
                                      host_listen=_option(config, "--possim-host-listen"),
-                                     host=_option(config, "--possim-host"))
+                                     host=_option(config, "--possim-host"),
+                                     ecr_protocol=_option(config, "--possim-ecr-protocol") or "ecr-possim")
         result = Runner(make_driver).run(self.scenario)
         if result.status == SKIPPED:
             pytest.skip(result.reason or "skipped")

@@ -82,3 +82,6 @@ def test_bad_input_exits_2_with_one_line(world: Path) -> None:
                           "'expect'?); allowed: expect, name, save, terminal\n"
     done = possim("run", "scenarios", "--host-listen", "tcp://127.0.0.1:1", cwd=world.parent)
     assert done.returncode == 2 and "--host-listen is for --terminal runs" in done.stderr
+    done = possim("run", "scenarios", "--terminal", "/dev/null", "--host-listen", "tcp://127.0.0.1:1",
+                  "--ecr-protocol", "no-such-vendor", cwd=world.parent)
+    assert done.returncode == 2 and done.stderr.startswith("possim: unknown ECR protocol 'no-such-vendor'")
