@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
                "  possim run scenarios/\n"
                "  possim run scenarios/terminal --terminal /dev/ttyUSB0 --host-listen tcp://127.0.0.1:5000\n"
-               "  possim run scenarios/raw --host tcp://10.0.0.5:5000 --junit-xml report.xml",
+               "  possim run scenarios/raw --host tcp://127.0.0.1:6000 --junit-xml report.xml",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="SCENARIO_OR_DIR", help="scenario files or directories")
     p.add_argument("--terminal", metavar="URL", help="drive this terminal through its ECR port (serial URL)")
