@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -29,7 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="possim",
         description="POS-terminal simulator and test harness (ISO 8583, China UnionPay POS first).",
-        epilog="example: possim decode --dialect cup-pos 0057600581000060310000000002007020048020c0...",
+        epilog="examples:\n"
+               "  possim demo                                  a merchant's whole life, in-process\n"
+               "  possim decode - < docs/samples/cup-pos-frames.hex\n"
+               "  possim host --listen tcp://127.0.0.1:5000    the acquirer host simulator\n"
+               "  possim run scenarios/                        scenario files, PASS/FAIL per scenario",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--unmask", action="store_true",
                         help="debug only: show full PANs, track data, PIN blocks and keys")
@@ -56,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `possim decode ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return int(code or 0)
 
 

@@ -17,7 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Decode ISO 8583 frames. HEX is one frame; '-' reads one frame per line from stdin and writes "
                     "one line per frame (JSON Lines with --json); a bad line gives {\"error\": ..., \"line\": N} "
                     "and the run goes on, exiting 2 at the end.",
-        epilog="example: possim decode --dialect cup-pos 002E60058100006031000000000800...")
+        epilog="examples:\n"
+               "  possim decode 007960000001386131003111080810003800010AC00014500211221301072008000855003232313330"
+               "31343931333239303039393939393930363030313433303137303131393939390011000005190030004046F161A7434"
+               "97B32EAC760DF5EA57DF5900ECCE3977731A7EA402DDF0000000000000000CFF1592A\n"
+               "  possim decode --json - < frames.hex\n"
+               "  possim decode --dialect iso87-ascii --framing none 30383030...",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("hex", nargs="?", metavar="HEX", help="the frame as hex, or '-' for one frame per stdin line")
     p.add_argument("--dialect", default="cup-pos", help="dialect name or file (default: cup-pos)")
     p.add_argument("--framing", help="none, len2, len2i, len4, bcd2 or stx (default: the dialect's)")
