@@ -9,19 +9,17 @@ and builds, as for the ISO 8583 dialects).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 import construct as cs
 import yaml
 
+from possim import protocol_files as shared_files
 from possim.errors import PossimError
 
-SUFFIXES = (".yaml", ".yml")
 DEFAULT = "ecr-possim"
 VALUE_TYPES = ("an", "ans", "n", "bcd", "b")
 CARD_MODES = ("required", "optional", "none")
@@ -234,22 +232,9 @@ class EcrProtocol:
         return out
 
 
-def _search_dirs() -> list[Path]:
-    dirs = [Path(p) / "ecr" for p in os.environ.get("POSSIM_PROTOCOLS", "").split(os.pathsep) if p]
-    dirs.append(Path(str(resources.files("possim") / "protocols" / "ecr")))
-    return dirs
-
-
 def protocol_files() -> dict[str, Path]:
     """ECR protocol name -> file; a file ``possim.yaml`` in an ``ecr`` folder is named ``ecr-possim``."""
-    found: dict[str, Path] = {}
-    for folder in _search_dirs():
-        if folder.is_dir():
-            for path in sorted(folder.iterdir()):
-                name = f"ecr-{path.stem}"
-                if path.suffix in SUFFIXES and name not in found:
-                    found[name] = path
-    return found
+    return shared_files.files_in("ecr", prefix="ecr-")
 
 
 @lru_cache(maxsize=16)
@@ -268,12 +253,5 @@ def _load(path: str, mtime: float) -> EcrProtocol:
 
 def get_protocol(name: str = DEFAULT) -> EcrProtocol:
     """An ECR protocol by name (``ecr-possim``) or by file path (a vendor's protocol file)."""
-    candidate = Path(name)
-    if candidate.suffix in SUFFIXES and candidate.is_file():
-        path = candidate
-    else:
-        files = protocol_files()
-        if name not in files:
-            raise EcrError(f"unknown ECR protocol {name!r}; known: {', '.join(sorted(files)) or 'none'}")
-        path = files[name]
+    path = shared_files.resolve(name, protocol_files(), "ECR protocol", EcrError)
     return _load(str(path.resolve()), path.stat().st_mtime)
