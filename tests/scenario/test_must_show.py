@@ -57,7 +57,7 @@ def test_pytest_reports_the_wrong_expectation_as_the_scenario_not_a_traceback(wo
     _, step_line, expect_line = wrong_copy(world)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "possim.scenario.pytest_plugin", "-W", "error", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-W", "error", "-p", "no:cacheprovider",
          "scenarios/lifecycle_wrong.yaml"], cwd=world.parent, env=env, capture_output=True, text=True,
         timeout=HANG_GUARD)
     assert done.returncode == 1, done.stdout + done.stderr

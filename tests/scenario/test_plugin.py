@@ -12,7 +12,7 @@ from .conftest import HANG_GUARD, REPO, write
 
 def pytest_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "possim.scenario.pytest_plugin", "-W", "error",
+    return subprocess.run([sys.executable, "-m", "pytest", "-W", "error",
                            "-p", "no:cacheprovider", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=HANG_GUARD)
 
