@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="ECR protocol file (default ecr-possim)")
     p.add_argument("--db", default="possim-terminal.db", metavar="PATH", help="the journal (SQLite)")
     p.add_argument("--traffic", metavar="URL", help="publish every frame on this loopback URL")
+    p.add_argument("--printer", metavar="URL",
+                   help="also send every slip to an ESC/POS printer: tcp://HOST:9100 or a serial URL")
     p.add_argument("--json", action="store_true", help="print the Result as JSON")
     p.add_argument("--tid", help="terminal id (field 41), overrides the config")
     p.add_argument("--mid", help="merchant id (field 42)")
@@ -192,7 +194,7 @@ def _stop_signal() -> asyncio.Future[None]:
 async def _main(args: argparse.Namespace) -> int:
     config = _config(args)
     options = TerminalOptions(args.host, args.db, args.ecr, args.ecr_protocol, args.traffic,
-                              getattr(args, "unmask", False))
+                              getattr(args, "unmask", False), args.printer)
     if args.action is None and not args.ecr:
         raise UsageError("nothing to do: give --ecr URL to serve the cash-register port, or a FUNCTION "
                          "(see possim terminal --help)")

@@ -31,6 +31,7 @@ class TerminalOptions:
     ecr_protocol: str = "ecr-possim"
     traffic_url: str | None = None
     unmask: bool = False
+    printer_url: str | None = None  # every slip's ESC/POS bytes go there too (tcp://HOST:9100 or a serial URL)
 
 
 @contextlib.asynccontextmanager
@@ -51,8 +52,18 @@ async def running_terminal(config: TerminalConfig, options: TerminalOptions,
         def on_frame(direction: str, payload: bytes, link: str) -> None:
             tap.frame("out" if direction == "out" else "in", payload)
 
+    printer = None
+    if options.printer_url:
+        from possim.terminal.printer import send_to_printer
+
+        url = options.printer_url
+
+        def printer(data: bytes) -> int:
+            return send_to_printer(url, data)
+
     terminal = Terminal(config, Journal(options.db_path), HostLink(options.host_url, dialect.default_framing,
-                                                                    on_frame=on_frame), dialect=dialect)
+                                                                    on_frame=on_frame), dialect=dialect,
+                        printer=printer)
     try:
         await terminal.start()
         yield terminal

@@ -14,6 +14,8 @@ answer, 96 an answer that is not ours, A0 a MAC that does not verify).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from datetime import datetime
 from typing import Any, Callable
@@ -50,6 +52,9 @@ Clock = Callable[[], datetime]
 RandomBytes = Callable[[int], bytes]
 
 # Local outcomes, as the CUP code a host would give for the same situation.
+log = logging.getLogger(__name__)
+
+PRINT_WAIT = 10.0  # seconds close() gives slips still on their way to the printer
 CODE_NO_LINK = "91"
 CODE_NOT_SIGNED_IN = "22"
 CODE_SYSTEM = "96"
@@ -65,8 +70,13 @@ CASE_TAGS = {"CI": "case_id", "CS": "case_state", "DR": "decision_reasons", "DA"
 class Terminal:
     def __init__(self, config: TerminalConfig, journal: Journal, link: HostLink, *,
                  dialect: Dialect | None = None, clock: Clock | None = None,
-                 random_bytes: RandomBytes = os.urandom) -> None:
+                 random_bytes: RandomBytes = os.urandom,
+                 printer: Callable[[bytes], object] | None = None) -> None:
         self.journal = journal
+        # ``printer`` takes a slip's ESC/POS bytes (blocking I/O: it runs on a worker thread). A printer that
+        # is off or out of paper does not undo a transaction; the failure is logged and the slip can be reprinted.
+        self.printer = printer
+        self._printing: set[asyncio.Future[object]] = set()
         self.link = link
         self.dialect = dialect or get_dialect(config.dialect)
         self.clock: Clock = clock or datetime.now
@@ -88,8 +98,22 @@ class Terminal:
         return [o.to_json() for o in await self.reversals.flush(keys)]
 
     async def close(self) -> None:
+        if self._printing:  # let slips already sent to the printer finish
+            await asyncio.wait(set(self._printing), timeout=PRINT_WAIT)
         await self.link.close()
         self.journal.close()
+
+    def _to_printer(self, escpos: bytes | None) -> None:
+        if self.printer is None or not escpos:
+            return
+        job = asyncio.get_running_loop().run_in_executor(None, self.printer, escpos)
+        self._printing.add(job)
+        job.add_done_callback(self._printed)
+
+    def _printed(self, job: asyncio.Future[object]) -> None:
+        self._printing.discard(job)
+        if not job.cancelled() and job.exception() is not None:
+            log.warning("printer: %s (the slip is kept; reprint it)", job.exception())
 
     # --- helpers ----------------------------------------------------------
 
@@ -207,6 +231,7 @@ class Terminal:
         when = slips.transaction_time(entry, self.clock())
         rendered = slips.render(slips.sales_slip(self.config, entry, original, when, reprint=reprint), self.config)
         result.receipt_text, result.receipt_escpos = rendered.text, rendered.escpos
+        self._to_printer(rendered.escpos)
         if not reprint:
             self.journal.save_receipt(entry.id, rendered.text, rendered.escpos, self.clock())
 
@@ -355,6 +380,7 @@ class Terminal:
         slip = slips.settlement_slip(self.config, batch, totals, data["balanced"], self.clock().replace(microsecond=0))
         rendered = slips.render(slip, self.config)
         result.receipt_text, result.receipt_escpos = rendered.text, rendered.escpos
+        self._to_printer(rendered.escpos)
         self.journal.save_receipt(None, rendered.text, rendered.escpos, self.clock())
         return result
 
@@ -407,6 +433,7 @@ class Terminal:
             self._print(result, entry, reprint=True)
         else:
             result.receipt_text, result.receipt_escpos = stored.text, stored.escpos
+            self._to_printer(stored.escpos)
         return result
 
     async def status(self) -> Result:

@@ -48,3 +48,41 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         code, out, err = await run_terminal("tcp://127.0.0.1:1", tmp_path / "t.db")
         assert code == 2 and "nothing to do" in err
     run(scenario())
+
+
+def test_printer_url_receives_the_slip_as_escpos(tmp_path: Path) -> None:
+    """`--printer tcp://...`: the sale's slip goes to a (real, loopback) raw-port printer, GB18030 and cut."""
+    import asyncio
+
+    db = tmp_path / "terminal.db"
+    received: list[bytes] = []
+
+    async def printer_port(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read())
+        writer.close()
+        await writer.wait_closed()
+
+    async def scenario() -> None:
+        printer = await asyncio.start_server(printer_port, "127.0.0.1", 0)
+        port = printer.sockets[0].getsockname()[1]
+        try:
+            async with real_host(tmp_path) as host:
+                url = host.urls[0]
+                code, out, err = await run_terminal(url, db, "sign-in")
+                assert code == 0, err
+                code, out, err = await run_terminal(url, db, "--printer", f"tcp://127.0.0.1:{port}", "sale",
+                                                    "--amount", "12.34", "--card-track2", DEBIT_TRACK2,
+                                                    "--pin", DEBIT_PIN)
+                assert code == 0, err
+                for _ in range(100):  # bounded: the job arrives once the connection closes
+                    if received:
+                        break
+                    await asyncio.sleep(0.05)
+        finally:
+            printer.close()
+            await printer.wait_closed()
+        job = b"".join(received)
+        assert job.startswith(b"\x1b@") and job.endswith(b"\x1dV\x00")
+        assert "消费/SALE".encode("gb18030") in job and b"RMB 12.34" in job
+        assert DEBIT_CARD.encode() not in job
+    run(scenario())
