@@ -18,6 +18,7 @@ import json
 import logging
 import sqlite3
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sync", choices=("full", "normal"),
                         help="SQLite synchronous: full (default; an answer survives a power cut) or normal "
                              "(survives a kill -9, not an OS crash; for load tests). Overrides database.synchronous")
+    parser.add_argument("--clock-start", metavar="ISO",
+                        help="run the host's clock from this moment, e.g. 2025-03-03T10:00:00+08:00 (card expiry, "
+                             "dates in responses and return-policy day counts follow it)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every refusal and its reason")
     parser.set_defaults(func=_serve)
     sub = parser.add_subparsers(dest="host_command", metavar="COMMAND", parser_class=type(parser))
@@ -104,7 +108,8 @@ def _serve(args: argparse.Namespace) -> int:
     elif args.accept_any_terminal:
         raise UsageError("--accept-any-terminal needs --mak and --mac-alg (the keys to serve them with)")
     server = HostServer(config, args.db, args.listen or [DEFAULT_LISTEN], get_dialect(args.dialect),
-                        framing=args.framing, preinstalled=preinstalled, synchronous=args.sync)
+                        clock=_clock(args.clock_start), framing=args.framing, preinstalled=preinstalled,
+                        synchronous=args.sync)
 
     def ready(urls: list[str]) -> None:
         for url in urls:
@@ -116,6 +121,19 @@ def _serve(args: argparse.Namespace) -> int:
     asyncio.run(run_host(server, traffic_url=args.traffic, unmask=args.unmask, on_ready=ready,
                          on_traffic=traffic))
     return 0
+
+
+def _clock(start: str | None) -> Any:
+    if start is None:
+        return None
+    from possim.host.clock import HOST_TZ, ShiftedClock
+
+    try:
+        moment = datetime.fromisoformat(start)
+    except ValueError:
+        raise UsageError(f"--clock-start: expected an ISO date and time such as 2025-03-03T10:00:00+08:00, "
+                         f"got {start!r}") from None
+    return ShiftedClock(moment if moment.tzinfo else moment.replace(tzinfo=HOST_TZ))
 
 
 def _config(args: argparse.Namespace) -> Any:

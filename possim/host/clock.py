@@ -56,6 +56,21 @@ class SystemClock:
         return datetime.now(HOST_TZ)
 
 
+class ShiftedClock:
+    """Another clock moved to a chosen start: it runs at the base clock's pace from there.
+
+    ``possim host --clock-start`` uses it, so a host can be pinned to a date (a test card's expiry, a policy's
+    day count) and still see seconds pass between messages.
+    """
+
+    def __init__(self, start: datetime, base: Clock | None = None) -> None:
+        self._base = base or SystemClock()
+        self._offset = _aware(start) - self._base.now()
+
+    def now(self) -> datetime:
+        return self._base.now() + self._offset
+
+
 class SimulatedClock:
     """A clock that only moves when told to; scenarios advance it by days."""
 

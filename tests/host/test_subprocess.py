@@ -35,6 +35,7 @@ REAL_0200 = (
     "4104000000209F6310303130353030303000000000000000000013220007570006004237313333423537"
 )
 REAL_MAK = "313215FDA2C4AB4C"
+CAPTURE_TIME = "2018-07-11T10:00:00+08:00"  # the capture's field 55 carries 9A 180711
 
 
 class HostProcess:
@@ -96,7 +97,8 @@ def _check_0210(request: bytes, response: bytes, alg: str, mak: bytes) -> Messag
 def test_real_cup_0200_with_its_cup_ecb_mac(tmp_path: Path, procs: list[HostProcess]) -> None:
     body = unframe("len2", bytes.fromhex(REAL_0200))
     assert message.verify(CUP, body, "cup-ecb", bytes.fromhex(REAL_MAK))  # the frame as captured
-    host = HostProcess(tmp_path, "--mak", REAL_MAK, "--mac-alg", "cup-ecb")
+    # the card in the capture expires 2706: pin the host's clock before that so the test does not age
+    host = HostProcess(tmp_path, "--mak", REAL_MAK, "--mac-alg", "cup-ecb", "--clock-start", CAPTURE_TIME)
     procs.append(host)
     resp = _check_0210(body, _exchange(host, body), "cup-ecb", bytes.fromhex(REAL_MAK))
     assert resp["4"] == "000000000001" and len(resp["37"]) == 12 and len(resp["38"]) == 6
@@ -107,7 +109,7 @@ def test_real_cup_0200_resigned_with_x99_under_a_command_line_key(tmp_path: Path
                                                                  procs: list[HostProcess]) -> None:
     mak = bytes.fromhex("0123456789ABCDEF")
     body = message.sign(CUP, unframe("len2", bytes.fromhex(REAL_0200)), "x9.9", mak)
-    host = HostProcess(tmp_path, "--mak", mak.hex(), "--mac-alg", "x9.9")
+    host = HostProcess(tmp_path, "--mak", mak.hex(), "--mac-alg", "x9.9", "--clock-start", CAPTURE_TIME)
     procs.append(host)
     _check_0210(body, _exchange(host, body), "x9.9", mak)
     wrong = message.sign(CUP, body, "x9.9", bytes.fromhex("FEDCBA9876543210"))

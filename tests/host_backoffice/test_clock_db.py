@@ -90,3 +90,15 @@ def test_transaction_rolls_back_on_error_and_joins_outer(tmp_path: Path) -> None
     assert other.execute("SELECT mid FROM merchants").fetchall() == [("C" * 15,)]
     other.close()
     conn.close()
+
+
+def test_shifted_clock_starts_where_told_and_keeps_the_base_pace() -> None:
+    from datetime import datetime, timedelta
+
+    from possim.host.clock import HOST_TZ, ShiftedClock, SimulatedClock
+
+    base = SimulatedClock(datetime(2030, 1, 1, 12, 0, tzinfo=HOST_TZ))
+    shifted = ShiftedClock(datetime(2018, 7, 11, 10, 0, tzinfo=HOST_TZ), base)
+    assert shifted.now() == datetime(2018, 7, 11, 10, 0, tzinfo=HOST_TZ)
+    base.advance(minutes=5)
+    assert shifted.now() - datetime(2018, 7, 11, 10, 0, tzinfo=HOST_TZ) == timedelta(minutes=5)
