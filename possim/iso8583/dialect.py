@@ -231,17 +231,28 @@ class Dialect:
     def mac_input(self, body: bytes) -> bytes:
         """The bytes the MAC covers: from the MTI through the byte before the MAC field.
 
-        The message must carry the MAC field (its bit set) as its last field.
+        The message must carry the MAC field (its bit set) as its last field. Only the bitmap is read: the MAC
+        field is fixed-size and last, so its place follows from the bitmap and the length alone (a host checks
+        and makes a MAC per message; decoding every field again for that would double its codec work).
         """
-        msg = self.decode(body)
+        if not isinstance(body, bytes):
+            body = bytes(body)
+        stream = _io.BytesIO(body)
+        stream.seek(self.mac_offset + self._mti.size)
+        if stream.tell() > len(body):
+            raise DecodeError(f"MTI: expected {self._mti.size} bytes at offset {self.mac_offset}, "
+                              f"{max(len(body) - self.mac_offset, 0)} left")
+        numbers = self._bitmap.fields_of(self._bitmap._parse(stream, None, ""))
         mac_key = str(self.mac_field)
-        numbers = sorted(int(k) for k in msg.fields)
-        if mac_key not in msg.fields:
+        if self.mac_field not in numbers:
             raise DecodeError(f"field {mac_key}: absent, so the message carries no MAC")
         if numbers[-1] != self.mac_field:
             raise DecodeError(f"field {mac_key}: the MAC must be the last field, but field {numbers[-1]} follows it")
-        size = self.mac_size
-        return body[self.mac_offset:len(body) - size]
+        end = len(body) - self.mac_size
+        if end < stream.tell():
+            raise DecodeError(f"field {mac_key}: expected {self.mac_size} bytes after the bitmap, "
+                              f"{len(body) - stream.tell()} left at offset {stream.tell()}")
+        return body[self.mac_offset:end]
 
     @property
     def mac_size(self) -> int:

@@ -99,3 +99,23 @@ def test_corrupted_valid_messages_raise_only_decode_error(name: str, data: st.Da
 def test_combination_list_covers_every_type() -> None:
     assert {c[0] for c in _COMBOS} == set(_TYPE_ENCODINGS)
     assert len(list(itertools.product(["x"], _COMBOS))) == len(_COMBOS) > 100
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_mac_input_is_mti_to_before_field_64(data: st.DataObject) -> None:
+    dialect = get_dialect("cup-pos")
+    msg = data.draw(messages(dialect))
+    msg.fields = {k: v for k, v in msg.fields.items() if int(k) < 64}
+    msg["64"] = data.draw(st.binary(min_size=8, max_size=8)).hex().upper()
+    body = dialect.encode(msg)
+    assert dialect.mac_input(body) == body[dialect.tpdu_size + dialect.header_size:-8]
+
+
+@settings(max_examples=200, deadline=None)
+@given(blob=st.binary(max_size=120))
+def test_mac_input_of_any_bytes_is_bytes_or_decode_error(blob: bytes) -> None:
+    try:
+        assert isinstance(get_dialect("cup-pos").mac_input(blob), bytes)
+    except DecodeError:
+        pass
