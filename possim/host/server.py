@@ -29,6 +29,7 @@ listening to a terminal that sent one bad message.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import signal
@@ -45,11 +46,16 @@ from possim.host.keys import PreinstalledKeys
 from possim.host.processor import Processor, Response
 from possim.iso8583 import Dialect, get_dialect
 from possim.traffic import LinkTap, TrafficBus
-from possim.transport import ConnectionClosed, FramedConnection, Server, Transport, serve_url
+from possim.transport import (
+    CALLBACK_FRAMINGS, ConnectionClosed, FrameChannel, FramedConnection, Server, Transport, serve_framed_tcp,
+    serve_url, tcp_address,
+)
 
 log = logging.getLogger(__name__)
 
 RandomBytes = Callable[[int], bytes]
+#: Told a request's outcome: ``done(response, None)``, or ``done(None, error)`` if its group failed.
+Done = Callable[["Response | None", "BaseException | None"], None]
 
 #: Most requests one group commit takes.
 MAX_GROUP = 256
@@ -61,6 +67,8 @@ FRAME_TIMEOUT = 30.0
 BUSY_RETRY_S = (0.001, 0.05)
 #: Loop turns a group may wait for connections that are not in it yet (each turn polls the sockets once).
 GATHER_TURNS = 3
+#: Frames a terminal may send ahead of its answers before the host stops reading from it.
+MAX_AHEAD = 16
 #: Loop turns :meth:`HostServer.close` leaves to peers on the same loop to notice their connections ended.
 CLOSE_TURNS = 5
 
@@ -84,7 +92,7 @@ class GroupCommitter:
         self._busy_timeout = busy_timeout
         self._processor: Processor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: list[tuple[bytes, asyncio.Future[Response | None]]] = []
+        self._pending: list[tuple[bytes, Done]] = []
         self._scheduled = False
         self._busy_since: float | None = None
         self._busy_pause = BUSY_RETRY_S[0]
@@ -107,23 +115,42 @@ class GroupCommitter:
         processor.conn.execute("PRAGMA busy_timeout = 0")
         self._processor = processor
 
-    async def submit(self, body: bytes) -> Response | None:
+    def enqueue(self, body: bytes, done: Done) -> None:
+        """Queue ``body`` for the next group; ``done(response, error)`` is called once it is answered.
+
+        The response is None for a frame that cannot be answered (undecodable, not a request); error
+        is set instead when the group failed or the server stopped first."""
         loop = self._loop
         if loop is None or self._processor is None:
             raise PossimError("host: the server is not started")
-        future: asyncio.Future[Response | None] = loop.create_future()
-        self._pending.append((body, future))
+        self._pending.append((body, done))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._run)
+
+    async def submit(self, body: bytes) -> Response | None:
+        """:meth:`enqueue` for a coroutine: the response (or the error raised)."""
+        loop = self._loop
+        if loop is None:
+            raise PossimError("host: the server is not started")
+        future: asyncio.Future[Response | None] = loop.create_future()
+
+        def done(response: Response | None, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(response)
+
+        self.enqueue(body, done)
         return await future
 
     async def stop(self) -> None:
         processor, self._processor = self._processor, None
         pending, self._pending = self._pending, []
-        for _, future in pending:
-            if not future.done():
-                future.set_exception(ConnectionClosed("host: stopped before this request was processed"))
+        for _, done in pending:
+            done(None, ConnectionClosed("host: stopped before this request was processed"))
         if processor is not None:
             processor.conn.close()
 
@@ -150,9 +177,8 @@ class GroupCommitter:
                 self._busy_since = None
                 del self._pending[:len(group)]
                 log.error("group of %d requests failed: %s", len(group), exc, exc_info=not _is_busy(exc))
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(exc)
+                for _, done in group:
+                    done(None, exc)
                 if not isinstance(exc, Exception):
                     raise
                 continue
@@ -161,9 +187,8 @@ class GroupCommitter:
             del self._pending[:len(group)]
             self.groups += 1
             self.requests += len(group)
-            for (_, future), result in zip(group, results):
-                if not future.done():
-                    future.set_result(result)
+            for (_, done), result in zip(group, results):
+                done(result, None)
 
     def _retry_later(self) -> bool:
         """Another connection holds the write lock: try the pending requests again soon (False: waited long enough)."""
@@ -229,7 +254,12 @@ class HostServer:
         await self.committer.start()
         try:
             for url in self.listen_urls:
-                self._servers.append(await serve_url(url, self._serve))
+                address = tcp_address(url)
+                if address is not None and self.framing in CALLBACK_FRAMINGS:
+                    self._servers.append(await serve_framed_tcp(
+                        self._peer, self.framing, *address, partial_timeout=self.frame_timeout))
+                else:
+                    self._servers.append(await serve_url(url, self._serve))
         except BaseException:
             await self.close()
             raise
@@ -253,7 +283,19 @@ class HostServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _peer(self, channel: FrameChannel) -> _Peer:
+        if self.traffic_bus is not None:
+            tap = LinkTap(self.traffic_bus, channel.peer or "host", role="host", dialect=self.dialect,
+                          framing=self.framing)
+            channel.on_frame = lambda direction, payload, link: tap.frame(direction, payload)
+        return _Peer(self, channel)
+
+    def _not_answered(self, peer: str, body: bytes) -> None:
+        self.undecodable += 1
+        log.warning("%s: frame of %d bytes not answered (undecodable or not a request)", peer, len(body))
+
     async def _serve(self, transport: Transport) -> None:
+        """One terminal on a transport that needs a coroutine (serial ports, STX, memory pipes)."""
         tap = None
         if self.traffic_bus is not None:
             tap = LinkTap(self.traffic_bus, transport.peer or "host", role="host", dialect=self.dialect,
@@ -270,9 +312,7 @@ class HostServer:
                         return
                     response = await self.committer.submit(body)
                     if response is None:
-                        self.undecodable += 1
-                        log.warning("%s: frame of %d bytes not answered (undecodable or not a request)",
-                                    transport.peer, len(body))
+                        self._not_answered(transport.peer, body)
                         continue
                     try:
                         await link.send_frame(response.body)
@@ -280,6 +320,65 @@ class HostServer:
                         return
         finally:
             self.committer.connections -= 1
+
+
+class _Peer:
+    """One terminal on a callback TCP connection: its frames are answered one at a time, in order.
+
+    A terminal waits for each answer, so normally one request is in flight; frames sent ahead wait
+    here (up to ``MAX_AHEAD``, then the host stops reading from that terminal until it catches up)."""
+
+    def __init__(self, server: HostServer, channel: FrameChannel) -> None:
+        self._server = server
+        self._channel = channel
+        self._waiting: collections.deque[bytes] = collections.deque()
+        self._in_flight = False
+        self._gone = False
+        server.committer.connections += 1
+
+    def frame_received(self, payload: bytes) -> None:
+        if self._in_flight:
+            self._waiting.append(payload)
+            if len(self._waiting) >= MAX_AHEAD:
+                self._channel.pause_reading("ahead")
+            return
+        self._submit(payload)
+
+    def connection_lost(self) -> None:
+        if not self._gone:
+            self._gone = True
+            self._server.committer.connections -= 1
+        self._waiting.clear()
+
+    def _submit(self, payload: bytes) -> None:
+        self._in_flight = True
+        try:
+            self._server.committer.enqueue(payload, lambda response, error: self._answered(payload, response, error))
+        except PossimError as exc:  # the server is stopping
+            log.info("%s: %s", self._channel.peer, exc)
+            self._in_flight = False
+            self._channel.close()
+
+    def _answered(self, payload: bytes, response: Response | None, error: BaseException | None) -> None:
+        self._in_flight = False
+        channel = self._channel
+        if error is not None:
+            # The group failed (logged by the committer) or the host is stopping: nothing was
+            # committed for this request, and the terminal hears no answer, as on a dropped line.
+            log.warning("%s: request not answered: %s", channel.peer, error)
+            channel.close()
+            return
+        if response is None:
+            self._server._not_answered(channel.peer, payload)
+        elif not channel.closed:
+            try:
+                channel.send_frame(response.body)
+            except ConnectionClosed:
+                pass
+        if self._waiting and not channel.closed:
+            self._submit(self._waiting.popleft())
+            if len(self._waiting) < MAX_AHEAD // 2:
+                channel.resume_reading("ahead")
 
 
 async def run_host(server: HostServer, *, traffic_url: str | None = None, unmask: bool = False,

@@ -41,6 +41,13 @@ def _host_port(url: str, *, default_host: str | None) -> tuple[str, int]:
     return host, port
 
 
+def tcp_address(url: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``tcp://`` URL (127.0.0.1 when it names no host); None for other schemes."""
+    if _scheme(url) != "tcp":
+        return None
+    return _host_port(url, default_host=DEFAULT_HOST)
+
+
 async def open_url(url: str, **serial_settings: Any) -> Transport:
     """Connect to ``url``; serial settings (``baudrate=...``) apply to pyserial URLs only."""
     scheme = _scheme(url)
