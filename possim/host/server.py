@@ -269,7 +269,11 @@ class HostServer:
         servers, self._servers = self._servers, []
         for server in servers:
             await server.close()
-        await self.committer.stop()
+        committer = self.committer
+        if committer.groups:
+            log.info("served %d requests in %d commits (%.1f a commit)", committer.requests, committer.groups,
+                     committer.requests / committer.groups)
+        await committer.stop()
         # Let peers on this same loop (a scenario's relay, a terminal under test) see their connections
         # end before the caller goes on and closes the loop: the database thread this server used to
         # join here gave them that time, and some close their side only when they notice.
