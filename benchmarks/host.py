@@ -14,7 +14,9 @@ checked (39 = 00, MAC verifies) and the ledger must hold exactly one approved pu
 
     .venv/bin/python benchmarks/host.py [--requests N] [--connections C ...] [--rounds R] [--sync full|normal]
 
-Prints rate, p50 and p99 latency for each, and the ratio host/echo (goal >= 0.5).
+Prints rate, p50 and p99 latency for each, and the ratio host/echo (goal >= 0.5). A third server, "floor",
+answers like the echo server but on possim's own callback transport (the one `possim host` serves TCP
+on): floor/echo shows what the transport costs, host/floor what the host's work costs.
 """
 
 from __future__ import annotations
@@ -71,6 +73,26 @@ async def start_echo(reply_size: int) -> asyncio.base_events.Server:
             writer.close()
 
     return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+async def start_possim_echo(reply_size: int):  # noqa: ANN201 - a FramedTcpServer
+    """The same answers from possim's own callback transport (what `possim host` serves TCP on): the floor
+    the host's socket path sits on, so the table shows how much of the gap is transport and how much work."""
+    from possim.transport import serve_framed_tcp
+
+    reply = bytes(reply_size)
+
+    class Answer:
+        def __init__(self, channel) -> None:  # noqa: ANN001
+            self.channel = channel
+
+        def frame_received(self, payload: bytes) -> None:
+            self.channel.send_frame(reply)
+
+        def connection_lost(self) -> None:
+            pass
+
+    return await serve_framed_tcp(Answer, "len2", "127.0.0.1", 0, partial_timeout=30.0)
 
 
 async def drive(port: int, frames: list[list[bytes]]) -> tuple[float, list[float], list[bytes]]:
@@ -163,16 +185,20 @@ def run(requests: int, connections: int, rounds: int, workdir: Path, batch_no: i
     host, port = spawn(["-m", "possim", "host", "--config", str(config), "--db", str(db), "--sync", sync,
                         "--listen", "tcp://127.0.0.1:0", "--mak", MAK.hex(), "--mac-alg", "cup-ecb"])
     echo, echo_port = spawn([__file__, "--echo-server", str(RESPONSE_SIZE)])
-    h, e = Side(), Side()
+    floor, floor_port = spawn([__file__, "--echo-server", str(RESPONSE_SIZE), "--possim-echo"])
+    h, e, f = Side(), Side(), Side()
     try:
         asyncio.run(drive(port, warm))
         asyncio.run(drive(echo_port, warm))
+        asyncio.run(drive(floor_port, warm))
         for frames in plans:
             h.measure(host, port, frames)
             e.measure(echo, echo_port, frames)
+            f.measure(floor, floor_port, frames)
     finally:
         stop(host)
         stop(echo)
+        stop(floor)
 
     # Every timed answer was a signed approval, and the ledger holds each one.
     for answer in h.answers:
@@ -187,16 +213,25 @@ def run(requests: int, connections: int, rounds: int, workdir: Path, batch_no: i
     return {"connections": connections, "requests": len(h.latencies), "host_rate": h.rate, "echo_rate": e.rate,
             "host_p50": pct(h.latencies, 50), "host_p99": pct(h.latencies, 99), "echo_p50": pct(e.latencies, 50),
             "echo_p99": pct(e.latencies, 99), "ratio": h.rate / e.rate, "host_cpu": h.cpu_us, "echo_cpu": e.cpu_us,
-            "request_bytes": len(plans[0][0][0]), "response_bytes": RESPONSE_SIZE}
+            "request_bytes": len(plans[0][0][0]), "response_bytes": RESPONSE_SIZE,
+            "floor_rate": f.rate, "floor_cpu": f.cpu_us, "floor_ratio": f.rate / e.rate}
 
 
-async def echo_main(size: int) -> None:
-    server = await start_echo(size)
-    print(f"echo listening on tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+async def echo_main(size: int, possim: bool) -> None:
+    if possim:
+        server = await start_possim_echo(size)
+        port = server.port
+    else:
+        bare = await start_echo(size)
+        port = bare.sockets[0].getsockname()[1]
+    print(f"echo listening on tcp://127.0.0.1:{port}", flush=True)
     stopped = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     await stopped.wait()
-    server.close()
+    if possim:
+        await server.close()
+    else:
+        bare.close()
 
 
 def main() -> None:
@@ -207,21 +242,23 @@ def main() -> None:
     parser.add_argument("--sync", choices=("full", "normal"), default="full",
                         help="the host's SQLite synchronous setting (default full)")
     parser.add_argument("--echo-server", type=int, metavar="SIZE", help=argparse.SUPPRESS)
+    parser.add_argument("--possim-echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
-        asyncio.run(echo_main(args.echo_server))
+        asyncio.run(echo_main(args.echo_server, args.possim_echo))
         return
     print(f"python {sys.version.split()[0]}; {os.cpu_count()} cpus; load average {os.getloadavg()[0]:.2f}; "
           f"{args.requests} purchases x {args.rounds} rounds per row; "
           f"SQLite WAL synchronous={args.sync.upper()} on the working directory's disk")
     print(f"{'conns':>5} {'host rt/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7} {'echo rt/s':>10} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7} {'ratio':>6}")
+          f"{'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7} {'ratio':>6} {'floor rt/s':>10} {'cpu us':>7} {'floor':>6}")
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
         for n, c in enumerate(args.connections, 1):
             r = run(args.requests, c, args.rounds, Path(tmp), n, args.sync)
             print(f"{r['connections']:>5} {r['host_rate']:>10.0f} {r['host_p50']:>7.2f} {r['host_p99']:>7.2f} "
                   f"{r['host_cpu']:>7.0f} {r['echo_rate']:>10.0f} {r['echo_p50']:>7.2f} {r['echo_p99']:>7.2f} "
-                  f"{r['echo_cpu']:>7.0f} {r['ratio']:>6.2f}", flush=True)
+                  f"{r['echo_cpu']:>7.0f} {r['ratio']:>6.2f} {r['floor_rate']:>10.0f} {r['floor_cpu']:>7.0f} "
+                  f"{r['floor_ratio']:>6.2f}", flush=True)
     print(f"frames: request {r['request_bytes']} bytes, response {r['response_bytes']} bytes; servers in their "
           f"own processes; load average at the end {os.getloadavg()[0]:.2f}")
 
