@@ -1,7 +1,7 @@
 """The security layer: MACs, PIN blocks, keys and check values, field 53.
 
 Pure functions on bytes, no I/O, no clock, no logging: randomness comes in as
-an argument. Cryptography is pycryptodome's DES/3DES (see docs/security.md);
+an argument. Cryptography is the `cryptography` package's DES/3DES (see docs/security.md);
 nothing here implements DES itself. No function returns or formats a clear
 key or PIN in text except where the caller asked for exactly that.
 """

@@ -1,9 +1,14 @@
-"""DES / triple-DES block operations on top of pycryptodome.
+"""DES / triple-DES block operations on top of the ``cryptography`` package.
 
 Payment keys come in three lengths (8, 16, 24 bytes), and the standards say a
 double- or triple-length key whose parts are equal *is* a single-DES key (that
-is how a host stays compatible with a single-length terminal). pycryptodome
-refuses such keys for DES3, so the choice of cipher is made here, once, on
+is how a host stays compatible with a single-length terminal). ``cryptography``
+offers DES only as TripleDES (in its "decrepit" module) and deprecates 8- and
+16-byte keys there, so every key is handed to it as the 24-byte K1 K2 K3 that
+encrypts the same way: K K K for a single key, K1 K2 K1 for a double one.
+EDE with equal parts *is* single DES, so degenerate keys need no special case
+in the cipher; ``effective_key`` still names the shortest equivalent key for
+the modules that report or compare keys. The choice of cipher is made here, on
 purpose: every other module asks this one for a block cipher.
 """
 
@@ -12,12 +17,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Protocol
 
-from Crypto.Cipher import DES, DES3
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from possim.errors import PossimError
 
 BLOCK = 8
 KEY_LENGTHS = (8, 16, 24)
+_ZERO_IV = bytes(BLOCK)
 
 
 class KeyLengthError(PossimError):
@@ -58,49 +65,83 @@ def effective_key(key: bytes) -> bytes:
     raise KeyLengthError(f"key: expected 8, 16 or 24 bytes, got {len(key)}")
 
 
+def _triple_length(key: bytes) -> bytes:
+    """K1 K2 K3 that encrypts like ``key`` (the only key length ``cryptography`` takes without a warning)."""
+    if len(key) == 8:
+        return key * 3
+    if len(key) == 16:
+        return key + key[:8]
+    if len(key) == 24:
+        return key
+    raise KeyLengthError(f"key: expected 8, 16 or 24 bytes, got {len(key)}")
+
+
+class EcbCipher:
+    """DES/3DES in ECB mode under one key, with its encryptor and decryptor contexts kept open.
+
+    An ECB context carries nothing from one block to the next, so one pair per key serves
+    every call; building a context (the key schedule) costs several times a block. The one
+    thing that could leave state behind is a partial block (the context would hold it back
+    for the next call), so input must be whole blocks: that is checked before every call.
+    """
+
+    __slots__ = ("_decrypt", "_encrypt")
+
+    def __init__(self, key: bytes) -> None:
+        ecb_cipher = Cipher(TripleDES(_triple_length(key)), modes.ECB())
+        self._encrypt = ecb_cipher.encryptor().update
+        self._decrypt = ecb_cipher.decryptor().update
+
+    def encrypt(self, data: bytes) -> bytes:
+        if len(data) % BLOCK:
+            _misaligned(data)
+        return self._encrypt(data)
+
+    def decrypt(self, data: bytes) -> bytes:
+        if len(data) % BLOCK:
+            _misaligned(data)
+        return self._decrypt(data)
+
+
 #: Distinct keys whose ciphers are kept; a host with more terminals than this just rebuilds some.
 CIPHER_CACHE_SIZE = 1024
 
 
-def ecb(key: bytes) -> BlockCipher:
+def ecb(key: bytes) -> EcbCipher:
     """An ECB block cipher for a single-, double- or triple-length DES key.
 
-    Building a cipher (the DES key schedule) costs more than encrypting a
-    block, and a host MACs every message under the same few keys, so the
-    ciphers are cached by key. ECB holds no state between calls, so a cached
-    cipher is safe to share."""
+    A host MACs every message under the same few keys, so the ciphers are
+    cached by key (ECB holds no state between calls: a cached cipher is safe
+    to share)."""
     return _ecb(bytes(key))
 
 
 @lru_cache(maxsize=CIPHER_CACHE_SIZE)
-def _ecb(key: bytes) -> BlockCipher:
-    k = effective_key(key)
-    if len(k) == 8:
-        return DES.new(k, DES.MODE_ECB)
-    return DES3.new(k, DES3.MODE_ECB)
+def _ecb(key: bytes) -> EcbCipher:
+    return EcbCipher(key)
+
+
+@lru_cache(maxsize=CIPHER_CACHE_SIZE)
+def _cbc(key: bytes) -> Cipher[modes.CBC]:
+    """The CBC cipher under ``key`` with a zero IV. It is kept per key (the key checks and the
+    algorithm object are made once); each MAC opens its own encryptor from it, because a CBC
+    context carries its chaining value from one call to the next."""
+    return Cipher(TripleDES(_triple_length(key)), modes.CBC(_ZERO_IV))
 
 
 def cbc_last_block(key: bytes, data: bytes) -> bytes:
     """The last block of ``data`` (a multiple of 8 bytes) CBC-encrypted from a zero IV: a CBC-MAC.
 
-    One call into the cipher instead of one per block (CBC objects carry
-    their chaining value, so each call gets a fresh one)."""
+    One call into the cipher for all blocks, on a fresh encryptor (see ``_cbc``)."""
     _check_blocks(data)
-    k = effective_key(key)
-    if len(k) == 8:
-        cbc = DES.new(k, DES.MODE_CBC, iv=bytes(BLOCK))
-    else:
-        cbc = DES3.new(k, DES3.MODE_CBC, iv=bytes(BLOCK))
-    return cbc.encrypt(data)[-BLOCK:]
+    return _cbc(bytes(key)).encryptor().update(data)[-BLOCK:]
 
 
 def encrypt_ecb(key: bytes, data: bytes) -> bytes:
-    _check_blocks(data)
     return ecb(key).encrypt(data)
 
 
 def decrypt_ecb(key: bytes, data: bytes) -> bytes:
-    _check_blocks(data)
     return ecb(key).decrypt(data)
 
 
@@ -120,4 +161,8 @@ def zero_pad(data: bytes) -> bytes:
 
 def _check_blocks(data: bytes) -> None:
     if len(data) % BLOCK:
-        raise PossimError(f"data: expected a multiple of {BLOCK} bytes, got {len(data)}")
+        _misaligned(data)
+
+
+def _misaligned(data: bytes) -> None:
+    raise PossimError(f"data: expected a multiple of {BLOCK} bytes, got {len(data)}")
