@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -484,14 +484,30 @@ class FactsProvider(Protocol):
     def facts_for(self, tid: str, mid: str, now: datetime) -> ReviewFacts: ...
 
 
+_COUNT_TRANSACTIONS = (
+    "INSERT INTO txn_counters (tid, mid, txn_count, volume_fen) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (tid, mid) DO UPDATE SET txn_count = txn_count + excluded.txn_count, "
+    "volume_fen = volume_fen + excluded.volume_fen")
+
+
+def _nothing() -> None:
+    pass
+
+
 class SqliteFactsProvider:
-    """Review facts from the host database; the ledger feeds the counters."""
+    """Review facts from the host database; the ledger feeds the counters.
+
+    ``before_read`` runs before the facts are read: the ledger sets it to write
+    the counts it holds back within a group of requests, so a review in the
+    same group counts the purchases before it."""
 
     def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
         self.conn = conn
         self.clock = clock
+        self.before_read: Callable[[], None] = _nothing
 
     def facts_for(self, tid: str, mid: str, now: datetime) -> ReviewFacts:
+        self.before_read()
         row = self.conn.execute(
             "SELECT contract_start, deposit_fen, deposit_refundable FROM merchants WHERE mid = ?",
             (mid,)).fetchone()
@@ -526,10 +542,11 @@ class SqliteFactsProvider:
     def record_transaction(self, tid: str, mid: str, amount_fen: int, count: int = 1) -> None:
         """Count an approved transaction towards the volume thresholds."""
         with transaction(self.conn):
-            self.conn.execute(
-                "INSERT INTO txn_counters (tid, mid, txn_count, volume_fen) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (tid, mid) DO UPDATE SET txn_count = txn_count + excluded.txn_count, "
-                "volume_fen = volume_fen + excluded.volume_fen", (tid, mid, count, amount_fen))
+            self.write_counts(tid, mid, amount_fen, count)
+
+    def write_counts(self, tid: str, mid: str, amount_fen: int, count: int) -> None:
+        """:meth:`record_transaction` inside the caller's open transaction (the ledger's held counts)."""
+        self.conn.execute(_COUNT_TRANSACTIONS, (tid, mid, count, amount_fen))
 
     def open_batch(self, tid: str, mid: str, batch_no: str) -> None:
         with transaction(self.conn):

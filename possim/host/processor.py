@@ -23,7 +23,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from possim.errors import PossimError
@@ -67,28 +67,55 @@ class Response:
     body: bytes
 
 
-@dataclass
+_APPROVED = code_for(Situation.APPROVED)
+_MAC_ERROR = code_for(Situation.MAC_ERROR)
+_SYSTEM_ERROR = code_for(Situation.SYSTEM_ERROR)
+#: Most entries kept in a processor's memo of subfield values (and of field sets whose last field is the MAC).
+_MEMO_SIZE = 4096
+
+
 class _Ctx:
     """One request being processed."""
 
-    msg: Message
-    body: bytes
-    now: datetime
-    tid: str
-    mid: str
-    stan: str
-    session: Session | None = None
-    mac_ok: bool = False
-    fields: dict[str, str] = field(default_factory=dict)
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
-    _subfields: dict[str, str | None] = field(default_factory=dict)
+    __slots__ = ("msg", "body", "now", "tid", "mid", "stan", "session", "mac_ok", "fields", "after_commit",
+                 "_subfields")
+
+    def __init__(self, msg: Message, body: bytes, now: datetime,
+                 subfields: dict[tuple[str, str], str | None]) -> None:
+        self.msg = msg
+        self.body = body
+        self.now = now
+        get = msg.fields.get
+        self.tid: str = get("41") or ""
+        self.mid: str = get("42") or ""
+        self.stan: str = get("11") or ""
+        self.session: Session | None = None
+        self.mac_ok = False
+        self.fields: dict[str, str] = {}
+        self.after_commit: list[Callable[[], None]] | None = None
+        self._subfields = subfields
+
+    def later(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once the request's changes are committed."""
+        if self.after_commit is None:
+            self.after_commit = []
+        self.after_commit.append(hook)
 
     def sub(self, path: str) -> str | None:
-        """A subfield of the request (``60.1``), parsed once per request however often it is asked for."""
+        """A subfield of the request (``60.1``). Its value depends only on the field's value, which
+        repeats from request to request (60 is mostly the same few strings), so the processor keeps
+        what it parsed, keyed by path and field value."""
+        raw = self.msg.fields.get(path[:path.index(".")])
+        if raw is None:
+            return None
+        key = (path, raw)
+        memo = self._subfields
         try:
-            return self._subfields[path]
+            return memo[key]
         except KeyError:
-            value = self._subfields[path] = self.msg.get(path)
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            value = memo[key] = self.msg.get(path)
             return value
 
 
@@ -128,6 +155,17 @@ class Processor:
         self._changes_seen = -1
         self._reply_tpdus: dict[str, str] = {}
         self._host_clock: tuple[datetime, str, str, str] | None = None
+        self._subfields: dict[tuple[str, str], str | None] = {}
+        self._mac_last: dict[tuple[str, ...], bool] = {}  # a request's field numbers -> the MAC field is last
+        self._mac_offset = dialect.mac_offset
+        self._mac_size = dialect.mac_size
+        acq = config.acquirer
+        self._field44 = f"{acq.issuer_id:<11}{acq.institution_id:<11}"
+        # A request's savepoint is opened at its first write (``_open_savepoint``): a purchase
+        # whose writes are all held by the ledger until the group ends needs none.
+        self._in_request = False  # a request of a group is being processed (savepoints wanted)
+        self._savepoint = False  # its savepoint is open
+        self.ledger.before_write = self._open_savepoint
         self._routes: dict[str, Callable[[_Ctx], tuple[Handler, str] | None]] = {
             "0800": self._route_0800, "0820": self._route_0820, "0200": self._route_0200,
             "0220": self._route_0220, "0400": self._route_0400, "0500": self._route_0500,
@@ -145,33 +183,21 @@ class Processor:
     def handle_batch(self, bodies: Sequence[bytes], now: datetime | None = None) -> list[Response | None]:
         """Process several requests in one database transaction; return their responses after the commit."""
         now = now or self.clock.now()
-        results: list[_Ctx | None] = []
         # A savepoint per request lets one failing request be undone alone; a group of one needs
         # none (unless a caller's transaction is open): undoing the whole transaction is the same.
         alone = len(bodies) == 1 and not self.conn.in_transaction
+        ledger = self.ledger
         try:
-            with transaction(self.conn), self.ledger.counters_held():
+            with transaction(self.conn):
                 self._check_caches()
-                for body in bodies:
-                    if not alone:
-                        self.conn.execute("SAVEPOINT request")
-                    try:
-                        ctx = self._process(body, now)
-                        if not alone:
-                            self.conn.execute("RELEASE request")
-                    except Exception:  # a bug or a database fault: answer 96, undo only this request
-                        log.exception("request of %d bytes failed; answering %s", len(body),
-                                      code_for(Situation.SYSTEM_ERROR))
-                        self._terminal_status.clear()
-                        self.ledger.clear_cache(counters=alone)
-                        if alone:
-                            self.conn.rollback()
-                        else:
-                            self.conn.execute("ROLLBACK TO request")
-                            self.conn.execute("RELEASE request")
-                        ctx = self._system_error(body, now)
-                    results.append(ctx)
-            self._changes_seen = self.conn.total_changes  # after the counters are written and committed
+                ledger.hold()
+                try:
+                    results = [self._request(body, now, alone) for body in bodies]
+                    ledger.write_held()  # the group's held writes and counters, before the commit
+                except BaseException:
+                    ledger.drop_held()
+                    raise
+            self._changes_seen = self.conn.total_changes  # after the held writes are written and committed
         except BaseException:  # the commit failed: what the caches learnt may not be in the database
             self._clear_caches()
             raise
@@ -180,10 +206,49 @@ class Processor:
             if ctx is None:
                 out.append(None)
                 continue
-            for hook in ctx.after_commit:
-                hook()
+            if ctx.after_commit:
+                for hook in ctx.after_commit:
+                    hook()
             out.append(self._finish(ctx))
         return out
+
+    def _request(self, body: bytes, now: datetime, alone: bool) -> _Ctx | None:
+        """One request of a group; a failure (a bug, a database fault) is answered 96 and undone alone."""
+        mark = self.ledger.request_mark()
+        changes = self.conn.total_changes
+        self._in_request = not alone
+        self._savepoint = False
+        try:
+            ctx = self._process(body, now)
+            if self._savepoint:
+                self.conn.execute("RELEASE request")
+            return ctx
+        except Exception:
+            log.exception("request of %d bytes failed; answering %s", len(body), _SYSTEM_ERROR)
+            self._terminal_status.clear()
+            if alone:
+                self.ledger.clear_cache()
+                self.conn.rollback()
+            elif self._savepoint:
+                self.conn.execute("ROLLBACK TO request")
+                self.conn.execute("RELEASE request")
+                self.ledger.undo_request(mark)
+            elif self.conn.total_changes != changes:
+                # Written without a savepoint: this request cannot be undone alone, so the group is not committed.
+                raise PossimError("host: a request failed after writing outside its savepoint; "
+                                  "the whole group is rolled back") from None
+            else:
+                self.ledger.undo_request(mark)
+            return self._system_error(body, now)
+        finally:
+            self._in_request = False
+            self._savepoint = False
+
+    def _open_savepoint(self) -> None:
+        """Before a request's first write: its savepoint, so that it alone can be undone."""
+        if self._in_request and not self._savepoint:
+            self.conn.execute("SAVEPOINT request")
+            self._savepoint = True
 
     # -- read caches --------------------------------------------------------------------
 
@@ -218,8 +283,7 @@ class Processor:
         return msg
 
     def _context(self, msg: Message, body: bytes, now: datetime) -> _Ctx:
-        return _Ctx(msg=msg, body=body, now=now, tid=msg.get("41") or "", mid=msg.get("42") or "",
-                    stan=msg.get("11") or "")
+        return _Ctx(msg, body, now, self._subfields)
 
     def _process(self, body: bytes, now: datetime) -> _Ctx | None:
         msg = self._decode(body)
@@ -238,8 +302,10 @@ class Processor:
                     raise Refusal(Situation.MAC_ERROR, "field 64 absent" if "64" not in msg else "MAC does not verify")
             if kind != "financial":
                 self._terminal_status.clear()  # management and settlement may move terminals
+                self._open_savepoint()  # they write through the registry, the case desk, the key sessions
             handler(ctx)
-            ctx.fields.setdefault("39", code_for(Situation.APPROVED))
+            if "39" not in ctx.fields:
+                ctx.fields["39"] = _APPROVED
         except Refusal as refusal:
             ctx.fields["39"] = refusal.code
             if refusal.detail and log.isEnabledFor(logging.INFO):
@@ -253,7 +319,7 @@ class Processor:
         if msg is None:
             return None
         ctx = self._context(msg, body, now)
-        ctx.fields["39"] = code_for(Situation.SYSTEM_ERROR)
+        ctx.fields["39"] = _SYSTEM_ERROR
         return ctx
 
     @staticmethod
@@ -269,26 +335,34 @@ class Processor:
 
     def _verify_mac(self, ctx: _Ctx) -> None:
         """Note whether the MAC verifies under the terminal's session (refused later, in order)."""
-        ctx.session = self.sessions.get(ctx.tid)
-        if ctx.session is None or "64" not in ctx.msg:
+        session = ctx.session = self.sessions.get(ctx.tid)
+        fields = ctx.msg.fields
+        if session is None or "64" not in fields:
             return
-        if max(map(int, ctx.msg.fields)) != self.dialect.mac_field:
+        numbers = tuple(fields)
+        last = self._mac_last.get(numbers)
+        if last is None:
+            if len(self._mac_last) >= _MEMO_SIZE:
+                self._mac_last.clear()
+            last = self._mac_last[numbers] = max(map(int, numbers)) == self.dialect.mac_field
+        if not last:
             log.info("terminal %s: field 64 is not the last field", ctx.tid)
             return
+        body = ctx.body
         try:
-            expected = compute_mac(ctx.session.mac_algorithm, ctx.session.mak, self._mac_block(ctx.body))
+            expected = compute_mac(session.mac_algorithm, session.mak, self._mac_block(body))
         except PossimError as exc:
             log.info("terminal %s: MAC not checkable: %s", ctx.tid, exc)
             return
-        ctx.mac_ok = hmac.compare_digest(expected, self._mac_on_wire(ctx.body))
+        ctx.mac_ok = hmac.compare_digest(expected, self._mac_on_wire(body))
 
     def _mac_block(self, body: bytes) -> bytes:
         """What the MAC covers, for a message already decoded with the MAC field last
         (the same bytes as ``Dialect.mac_input``, without decoding the message again)."""
-        return body[self.dialect.mac_offset:len(body) - self.dialect.mac_size]
+        return body[self._mac_offset:len(body) - self._mac_size]
 
     def _mac_on_wire(self, body: bytes) -> bytes:
-        raw = body[len(body) - self.dialect.mac_size:]
+        raw = body[len(body) - self._mac_size:]
         return raw if len(raw) == MAC_LENGTH else bytes.fromhex(raw.decode("ascii", "replace") or "00")
 
     def _route(self, ctx: _Ctx) -> tuple[Handler, str]:
@@ -313,13 +387,13 @@ class Processor:
                 (self._echo, "network") if nmi == "301" else None)
 
     def _route_0200(self, ctx: _Ctx) -> tuple[Handler, str] | None:
-        pcode, ttype = ctx.msg.get("3"), ctx.sub("60.1")
+        pcode, ttype = ctx.msg.fields.get("3"), ctx.sub("60.1")
         return ((self._purchase, "financial") if (pcode, ttype) == ("000000", "22") else
                 (self._void, "financial") if (pcode, ttype) == ("200000", "23") else
                 (self._balance, "financial") if pcode in self.balance_codes and ttype == "01" else None)
 
     def _route_0220(self, ctx: _Ctx) -> tuple[Handler, str] | None:
-        return (self._refund, "financial") if (ctx.msg.get("3"), ctx.sub("60.1")) == ("200000", "25") else None
+        return (self._refund, "financial") if (ctx.msg.fields.get("3"), ctx.sub("60.1")) == ("200000", "25") else None
 
     def _route_0400(self, ctx: _Ctx) -> tuple[Handler, str] | None:
         return (self._reversal, "financial") if ctx.sub("60.1") in _REVERSIBLE else None
@@ -335,6 +409,7 @@ class Processor:
     def _check_terminal(self, ctx: _Ctx, kind: str) -> None:
         status = self._status(ctx.tid)
         if status.state is None and self.preinstalled is not None and self.preinstalled.accept_any_terminal:
+            self._open_savepoint()
             self._adopt_terminal(ctx)
             self._terminal_status.pop(ctx.tid, None)
             status = self._status(ctx.tid)
@@ -372,7 +447,7 @@ class Processor:
         tpdu = msg.tpdu
         if tpdu is not None:
             tpdu = self._reply_tpdu(tpdu)
-        sign = ctx.mac_ok and ctx.session is not None and code != code_for(Situation.MAC_ERROR)
+        sign = ctx.mac_ok and ctx.session is not None and code != _MAC_ERROR
         if sign:
             fields["64"] = "00" * 8
         response = self.dialect.message(msg.response_mti(), fields, tpdu=tpdu, header=header)
@@ -382,7 +457,7 @@ class Processor:
             log.exception("response to terminal %s STAN %s does not encode", ctx.tid, ctx.stan)
             for key in ctx.fields:  # fall back to the bare refusal
                 response.fields.pop(key, None)
-            response.fields["39"] = code_for(Situation.SYSTEM_ERROR)
+            response.fields["39"] = _SYSTEM_ERROR
             body = self.dialect.encode(response)
         if sign:
             assert ctx.session is not None
@@ -404,15 +479,17 @@ class Processor:
 
     def _host_time(self, ctx: _Ctx, *, settlement_date: bool = True) -> None:
         clock = self._host_clock
-        if clock is None or clock[0] != ctx.now:  # a group shares one ``now``: format it once
-            local = ctx.now.astimezone(HOST_TZ)
+        now = ctx.now
+        if clock is None or (clock[0] is not now and clock[0] != now):  # a group shares one ``now``: format it once
+            local = now.astimezone(HOST_TZ)
             day = f"{local.month:02d}{local.day:02d}"
-            clock = self._host_clock = (ctx.now, f"{local.hour:02d}{local.minute:02d}{local.second:02d}", day, day)
-        ctx.fields["12"] = clock[1]
-        ctx.fields["13"] = clock[2]
+            clock = self._host_clock = (now, f"{local.hour:02d}{local.minute:02d}{local.second:02d}", day, day)
+        fields = ctx.fields
+        fields["12"] = clock[1]
+        fields["13"] = clock[2]
         if settlement_date:
-            ctx.fields["15"] = clock[3]
-        ctx.fields["32"] = self.config.acquirer.institution_id
+            fields["15"] = clock[3]
+        fields["32"] = self.config.acquirer.institution_id
 
     def _auth_code(self) -> str:
         return f"{int.from_bytes(self.random_bytes(4), 'big') % 1_000_000:06d}"
@@ -424,7 +501,7 @@ class Processor:
         if self.sessions.tmk(ctx.tid) is None:
             raise Refusal(Situation.TERMINAL_UNKNOWN, f"no TMK configured for terminal {ctx.tid}")
         session, field62 = self.sessions.sign_in(ctx.tid, mode, ctx.now, ctx.msg.get("63"))
-        ctx.after_commit.append(lambda: self.sessions.install(session))
+        ctx.later(lambda: self.sessions.install(session))
         batch_no = self._sign_in_batch(ctx)
         self._host_time(ctx, settlement_date=False)
         ctx.fields["37"] = self.ledger.next_rrn(ctx.now)
@@ -447,7 +524,7 @@ class Processor:
 
     def _sign_off(self, ctx: _Ctx) -> None:
         self.sessions.sign_off(ctx.tid, ctx.now)
-        ctx.after_commit.append(lambda: self.sessions.forget(ctx.tid))
+        ctx.later(lambda: self.sessions.forget(ctx.tid))
 
     def _echo(self, ctx: _Ctx) -> None:
         self._host_time(ctx, settlement_date=False)
@@ -495,28 +572,27 @@ class Processor:
             body(ctx, batch_no)
         except Refusal as refusal:
             pan = _pan_or_none(ctx.msg)
-            amount = ctx.msg.get("4") or "0"
-            self.ledger.record_id(
-                now=ctx.now, tid=ctx.tid, mid=ctx.mid, batch_no=batch_no, stan=ctx.stan, mti=ctx.msg.mti,
-                txn_type=txn_type, pan=pan, card_kind=None, amount_fen=int(amount) if amount.isdigit() else 0,
-                response_code=refusal.code)
+            amount = ctx.msg.fields.get("4") or "0"
+            self.ledger.add_txn(ctx.now, ctx.tid, ctx.mid, batch_no, ctx.stan, ctx.msg.mti, txn_type, pan, None,
+                                int(amount) if amount.isdigit() else 0, refusal.code, None, None, None, 0)
             raise
 
     def _approve(self, ctx: _Ctx, batch_no: str, txn_type: str, card: PresentedCard | None, card_kind: str | None,
                  amount: int, balance_effect: int, original: Txn | None = None,
                  auth_code: str | None = None) -> int:
         """Record the approval and fill the response's approval fields; the new transaction's id."""
-        rrn = self.ledger.next_rrn(ctx.now)
+        ledger = self.ledger
+        rrn = ledger.next_rrn(ctx.now)
         auth_code = auth_code or self._auth_code()
-        txn_id = self.ledger.record_id(
-            now=ctx.now, tid=ctx.tid, mid=ctx.mid, batch_no=batch_no, stan=ctx.stan, mti=ctx.msg.mti,
-            txn_type=txn_type, pan=card.pan if card else (original.pan if original else None),
-            card_kind=card_kind, amount_fen=amount, response_code=code_for(Situation.APPROVED), rrn=rrn,
-            auth_code=auth_code, original_id=original.id if original else None, balance_effect=balance_effect)
+        txn_id = ledger.add_txn(ctx.now, ctx.tid, ctx.mid, batch_no, ctx.stan, ctx.msg.mti, txn_type,
+                                card.pan if card else (original.pan if original else None), card_kind, amount,
+                                _APPROVED, rrn, auth_code, original.id if original else None, balance_effect)
         self._host_time(ctx)
-        acq = self.config.acquirer
-        ctx.fields.update({"37": rrn, "38": auth_code, "44": f"{acq.issuer_id:<11}{acq.institution_id:<11}",
-                           "63": CARD_ORGANISATION})
+        fields = ctx.fields
+        fields["37"] = rrn
+        fields["38"] = auth_code
+        fields["44"] = self._field44
+        fields["63"] = CARD_ORGANISATION
         return txn_id
 
     def _purchase(self, ctx: _Ctx) -> None:
