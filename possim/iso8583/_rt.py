@@ -2,12 +2,14 @@
 
 Generated code (see ``codegen``) keeps the happy path inline; everything here
 runs only when something is wrong, so it may be as careful and wordy as it
-likes. Offsets are stream positions, i.e. from the start of the message body.
+likes. Offsets are positions from the start of the message body: ``start`` is
+where the failing read began (the generated code reads by slicing, so it knows).
 """
 
 from __future__ import annotations
 
-from typing import BinaryIO, NoReturn
+import binascii
+from typing import NoReturn
 
 from possim.iso8583.errors import DecodeError, EncodeError
 
@@ -20,21 +22,18 @@ HEXCHARS = frozenset("0123456789ABCDEFabcdef")
 SIGNS = frozenset("CD0123456789")
 
 
-def short(io: BinaryIO, field: str, what: str, got: bytes) -> NoReturn:
+def short(start: int, field: str, what: str, got: bytes) -> NoReturn:
     """A read came back shorter than the prefix or the format promised."""
-    start = io.tell() - len(got)
     raise DecodeError(f"field {field}: {what}, {len(got)} bytes left at offset {start}")
 
 
-def bad(io: BinaryIO, field: str, what: str, got: bytes, *, show: bool = True) -> NoReturn:
+def bad(start: int, field: str, what: str, got: bytes, *, show: bool = True) -> NoReturn:
     """Bytes that are there but are not what the format allows."""
-    start = io.tell() - len(got)
     shown = f" (got {got[:16].hex().upper()}{'...' if len(got) > 16 else ''})" if show else ""
     raise DecodeError(f"field {field}: {what} at offset {start}{shown}")
 
 
-def too_long(io: BinaryIO, field: str, n: int, maximum: int, unit: str, prefix: bytes) -> NoReturn:
-    start = io.tell() - len(prefix)
+def too_long(start: int, field: str, n: int, maximum: int, unit: str, prefix: bytes) -> NoReturn:
     raise DecodeError(f"field {field}: length prefix says {n} {unit}, maximum is {maximum} at offset {start}")
 
 
@@ -46,3 +45,30 @@ def enc_fail(field: str, what: str, value: object, secret: bool) -> NoReturn:
     else:
         shown = repr(value if len(value) <= 40 else value[:40] + "...")
     raise EncodeError(f"field {field}: {what}, got {shown}")
+
+
+class Doubt(Exception):
+    """A run of fixed fields did not pass the checks over the lot: read or write it field by field."""
+
+
+# -- helpers of the happy path ------------------------------------------------------------------------------
+unhex = binascii.unhexlify  # like bytes.fromhex for plain hex digits (no whitespace), and several times faster
+
+# BCD_BYTE[b]: the two-digit number a BCD byte holds, or a negative number large enough to keep any multi-byte
+# sum negative (generated prefix decoders add them up and call a negative total "not BCD").
+BCD_BYTE = tuple((b >> 4) * 10 + (b & 15) if b >> 4 < 10 and b & 15 < 10 else -1_000_000 for b in range(256))
+
+_PREFIX_TABLES: dict[tuple[str, int], tuple[bytes, ...]] = {}
+
+
+def prefix_table(encoding: str, digits: int) -> tuple[bytes, ...]:
+    """Every length prefix of ``digits`` digits (index = length), ASCII or BCD; built once, on first use."""
+    table = _PREFIX_TABLES.get((encoding, digits))
+    if table is None:
+        if encoding == "ascii":
+            table = tuple(b"%0*d" % (digits, n) for n in range(10 ** digits))
+        else:
+            width = ((digits + 1) // 2) * 2
+            table = tuple(bytes.fromhex("%0*d" % (width, n)) for n in range(10 ** digits))
+        _PREFIX_TABLES[(encoding, digits)] = table
+    return table

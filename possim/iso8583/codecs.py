@@ -4,14 +4,16 @@ Every part — a field, the MTI, the bitmap, the TPDU and header — is a
 ``construct.Construct`` whose parse and build come from one definition. The
 field codec's logic is generated source (``codegen``), used both when the
 construct runs interpreted and when a per-bitmap ``Struct`` is compiled with
-``construct``'s own ``compile()``; that is what keeps the codec fast without a
-second, hand-written fast path.
+the per-bitmap ``Layout`` (``layout``); that is what keeps the codec fast
+without a second, hand-written fast path. The head parts (TPDU, header, MTI,
+bitmap) read from a ``bytes`` object at an offset (``parse_at``) and their
+construct ``_parse`` is that same method run on the stream's bytes.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 import construct as cs
 
@@ -36,35 +38,37 @@ class FieldCodec(cs.Construct):
         self._dec_src = codegen.decoder_source(spec)
         self._enc_src = codegen.encoder_source(spec)
 
-    # The interpreted path compiles its functions on first use: a dialect defines up to 128 fields and most
-    # runs touch only a few of them through the compiled per-bitmap layouts.
+    # A field on its own compiles its functions on first use: a dialect defines up to 128 fields and most
+    # runs touch them only through the per-bitmap layouts, which paste the same generated lines in.
     @functools.cached_property
-    def decode(self) -> Any:
+    def parse_at(self) -> Callable[[bytes, int], tuple[str, int]]:
+        """``parse_at(data, pos) -> (value, pos after the field)``; offsets in errors are positions in ``data``."""
         return _exec(self._dec_src, codegen.names(self.spec)[0])
 
     @functools.cached_property
-    def encode(self) -> Any:
+    def build_bytes(self) -> Callable[[str], bytes]:
+        """``build_bytes(value) -> wire bytes`` (length prefix and content)."""
         return _exec(self._enc_src, codegen.names(self.spec)[1])
 
     def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:
-        return self.decode(stream)
+        return parse_from_stream(self.parse_at, stream)
 
     def _build(self, obj: str, stream: BinaryIO, context: Any, path: str) -> str:
-        self.encode(obj, stream)
+        stream.write(self.build_bytes(obj))
         return obj
 
     def _sizeof(self, context: Any, path: str) -> int:
         raise cs.SizeofError("ISO 8583 fields are sized by their content")
 
-    def _emitparse(self, code: cs.CodeGen) -> str:
-        code.append("from possim.iso8583 import _rt")
-        code.append(self._dec_src)
-        return f"{codegen.names(self.spec)[0]}(io)"
 
-    def _emitbuild(self, code: cs.CodeGen) -> str:
-        code.append("from possim.iso8583 import _rt")
-        code.append(self._enc_src)
-        return f"({codegen.names(self.spec)[1]}(obj, io), obj)[1]"
+def parse_from_stream(parse_at: Callable[[bytes, int], tuple[Any, int]], stream: BinaryIO) -> Any:
+    """Run an offset-based parser on a (seekable) stream, so offsets in errors stay stream positions."""
+    start = stream.tell()
+    stream.seek(0)
+    data = stream.read()
+    value, end = parse_at(data, start)
+    stream.seek(end)
+    return value
 
 
 class HexBytes(cs.Construct):
@@ -75,14 +79,14 @@ class HexBytes(cs.Construct):
         self.size = size
         self.what = what
 
-    def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:
-        data = stream.read(self.size)
-        if len(data) != self.size:
-            raise DecodeError(f"{self.what}: expected {self.size} bytes, {len(data)} left at offset "
-                              f"{stream.tell() - len(data)}")
-        return data.hex().upper()
+    def parse_at(self, data: bytes, pos: int) -> tuple[str, int]:
+        end = pos + self.size
+        part = data[pos:end]
+        if len(part) != self.size:
+            raise DecodeError(f"{self.what}: expected {self.size} bytes, {len(part)} left at offset {pos}")
+        return part.hex().upper(), end
 
-    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
+    def build_bytes(self, obj: Any) -> bytes:
         if not isinstance(obj, str):
             raise EncodeError(f"{self.what}: expected {self.size * 2} hex characters, got {type(obj).__name__}")
         try:
@@ -91,7 +95,13 @@ class HexBytes(cs.Construct):
             raise EncodeError(f"{self.what}: expected {self.size * 2} hex characters, got {obj!r}") from None
         if len(data) != self.size:
             raise EncodeError(f"{self.what}: expected {self.size * 2} hex characters, got {len(obj)}")
-        stream.write(data)
+        return data
+
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:
+        return parse_from_stream(self.parse_at, stream)
+
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
+        stream.write(self.build_bytes(obj))
         return obj
 
     def _sizeof(self, context: Any, path: str) -> int:
@@ -108,26 +118,31 @@ class Mti(cs.Construct):
         self.encoding = encoding
         self.size = 2 if encoding == "bcd" else 4
 
-    def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:
-        data = stream.read(self.size)
-        start = stream.tell() - len(data)
-        if len(data) != self.size:
-            raise DecodeError(f"MTI: expected {self.size} bytes, {len(data)} left at offset {start}")
+    def parse_at(self, data: bytes, pos: int) -> tuple[str, int]:
+        end = pos + self.size
+        part = data[pos:end]
+        if len(part) != self.size:
+            raise DecodeError(f"MTI: expected {self.size} bytes, {len(part)} left at offset {pos}")
         if self.encoding == "bcd":
-            text = data.hex()
+            text = part.hex()
         else:
-            text = data.decode("cp500" if self.encoding == "ebcdic" else "latin-1")
+            text = part.decode("cp500" if self.encoding == "ebcdic" else "latin-1")
         if not (text.isascii() and text.isdigit()):
-            raise DecodeError(f"MTI: expected 4 digits ({self.encoding}) at offset {start}, got {data.hex().upper()}")
-        return text
+            raise DecodeError(f"MTI: expected 4 digits ({self.encoding}) at offset {pos}, got {part.hex().upper()}")
+        return text, end
 
-    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
+    def build_bytes(self, obj: Any) -> bytes:
         if not (isinstance(obj, str) and len(obj) == 4 and obj.isascii() and obj.isdigit()):
             raise EncodeError(f"MTI: expected 4 digits, got {obj!r}")
         if self.encoding == "bcd":
-            stream.write(bytes.fromhex(obj))
-        else:
-            stream.write(obj.encode("cp500" if self.encoding == "ebcdic" else "ascii"))
+            return bytes.fromhex(obj)
+        return obj.encode("cp500" if self.encoding == "ebcdic" else "ascii")
+
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:
+        return parse_from_stream(self.parse_at, stream)
+
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
+        stream.write(self.build_bytes(obj))
         return obj
 
     def _sizeof(self, context: Any, path: str) -> int:
@@ -149,31 +164,40 @@ class Bitmap(cs.Construct):
         self.tertiary = tertiary
         self.unit = 8 if encoding == "binary" else 16
 
-    def _read_one(self, stream: BinaryIO, which: str) -> bytes:
-        data = stream.read(self.unit)
-        start = stream.tell() - len(data)
-        if len(data) != self.unit:
-            raise DecodeError(f"{which} bitmap: expected {self.unit} bytes, {len(data)} left at offset {start}")
+    def _read_one(self, data: bytes, pos: int, which: str) -> bytes:
+        part = data[pos:pos + self.unit]
+        if len(part) != self.unit:
+            raise DecodeError(f"{which} bitmap: expected {self.unit} bytes, {len(part)} left at offset {pos}")
         if self.encoding == "hex":
             try:
-                return bytes.fromhex(data.decode("ascii"))
+                return bytes.fromhex(part.decode("ascii"))
             except (UnicodeDecodeError, ValueError):
-                raise DecodeError(f"{which} bitmap: expected 16 hex characters at offset {start}") from None
-        return data
+                raise DecodeError(f"{which} bitmap: expected 16 hex characters at offset {pos}") from None
+        return part
+
+    def parse_at(self, data: bytes, pos: int) -> tuple[bytes, int]:
+        """The raw bitmap (8, 16 or 24 bytes, hex already undone) and the offset after it."""
+        unit = self.unit
+        if self.encoding == "binary" and len(data) >= pos + 8 and not data[pos] & 0x80:
+            return data[pos:pos + 8], pos + 8  # the usual case: a lone primary bitmap, all there
+        bitmap = self._read_one(data, pos, "primary")
+        pos += unit
+        if bitmap[0] & 0x80:
+            bitmap += self._read_one(data, pos, "secondary")
+            pos += unit
+            if self.tertiary and bitmap[8] & 0x80:
+                bitmap += self._read_one(data, pos, "tertiary")
+                pos += unit
+        return bitmap, pos
+
+    def build_bytes(self, obj: bytes) -> bytes:
+        return obj.hex().upper().encode("ascii") if self.encoding == "hex" else obj
 
     def _parse(self, stream: BinaryIO, context: Any, path: str) -> bytes:
-        bitmap = self._read_one(stream, "primary")
-        if bitmap[0] & 0x80:
-            bitmap += self._read_one(stream, "secondary")
-            if self.tertiary and bitmap[8] & 0x80:
-                bitmap += self._read_one(stream, "tertiary")
-        return bitmap
+        return parse_from_stream(self.parse_at, stream)
 
     def _build(self, obj: bytes, stream: BinaryIO, context: Any, path: str) -> bytes:
-        if self.encoding == "hex":
-            stream.write(obj.hex().upper().encode("ascii"))
-        else:
-            stream.write(obj)
+        stream.write(self.build_bytes(obj))
         return obj
 
     def _sizeof(self, context: Any, path: str) -> int:

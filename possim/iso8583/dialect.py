@@ -3,29 +3,29 @@
 The dialect owns every fact about bytes: TPDU and header sizes, MTI and bitmap
 encodings, each field's codec, subfield layouts and masks. Decoding reads the
 head (TPDU, header, MTI, bitmap) and then runs the layout compiled for that
-exact bitmap: a ``construct.Struct`` of just the fields present, compiled once
-and cached, so a host answering the same kind of message all day pays the
-Python-level field dispatch only once.
+exact bitmap: a ``Layout`` construct of just the fields present, compiled once
+into one straight-line function per direction and cached, so a host answering
+the same kind of message all day pays the Python-level field dispatch only
+once.
 """
 
 from __future__ import annotations
 
-import io as _io
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
-
-import construct as cs
 
 from possim.errors import PossimError
 from possim.iso8583 import masking
 from possim.iso8583.codecs import Bitmap, FieldCodec, HexBytes, Mti
 from possim.iso8583.errors import DecodeError, DialectError, EncodeError
+from possim.iso8583.layout import Layout
 from possim.iso8583.message import Message
 from possim.iso8583.spec import FieldSpec
 from possim.iso8583.tlv import TlvItem, build_tlv, parse_tlv
 
 _LAYOUT_CACHE_SIZE = 2048
+_KEYS_CACHE_SIZE = 4 * _LAYOUT_CACHE_SIZE  # key orders seen for encoding; several orders may share a layout
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,16 @@ def _mti_matches(path: str, got: str, want: str) -> bool:
 
 
 class _Layout:
-    """The compiled construct for one bitmap, and what encoding needs to know about it."""
+    """The compiled ``Layout`` for one bitmap, and the bitmap as it goes on the wire."""
 
-    __slots__ = ("numbers", "keys", "bitmap", "compiled")
+    __slots__ = ("numbers", "bitmap", "wire_bitmap", "fields")
 
-    def __init__(self, numbers: list[int], bitmap: bytes, codecs: Mapping[int, FieldCodec]) -> None:
+    def __init__(self, numbers: list[int], bitmap: bytes, wire_bitmap: bytes,
+                 codecs: Mapping[int, FieldCodec]) -> None:
         self.numbers = numbers
-        self.keys = [str(n) for n in numbers]
         self.bitmap = bitmap
-        struct = cs.Struct(*[str(n) / codecs[n] for n in numbers])
-        self.compiled = struct.compile()
+        self.wire_bitmap = wire_bitmap
+        self.fields = Layout([codecs[n] for n in numbers])
 
 
 class Dialect:
@@ -113,8 +113,11 @@ class Dialect:
         self.codes: dict[str, str] = {str(k): str(v) for k, v in (raw.get("response_codes") or {}).items()}
         self.notes: dict[str, Any] = dict(raw.get("notes") or {})
         self._layouts: OrderedDict[bytes, _Layout] = OrderedDict()
-        self._layouts_by_keys: dict[frozenset[str], _Layout] = {}
-        self._ctx = cs.Container(_params=cs.Container(), _root=None, _index=None)
+        self._layouts_by_keys: dict[tuple[str, ...], _Layout] = {}
+        # positional subfields: field -> subfield id -> (start, end or None for the rest)
+        self._subfield_slices: dict[int, dict[str, tuple[int, int | None]]] = {
+            n: _slices(spec) for n, spec in self.specs.items()
+            if spec.subfields and not spec.tlv and len({sub.id for sub in spec.subfields}) == len(spec.subfields)}
 
     @staticmethod
     def _load_transactions(items: Iterable[Any], where: str) -> Iterable[Transaction]:
@@ -139,23 +142,26 @@ class Dialect:
                                   f"define it")
         return self._remember(bitmap, numbers)
 
-    def _layout_for_keys(self, keys: frozenset[str]) -> _Layout:
+    def _layout_for_keys(self, keys: tuple[str, ...]) -> _Layout:
+        """The layout for a message's keys in the order its dict holds them (a cheap cache key)."""
         layout = self._layouts_by_keys.get(keys)
         if layout is not None:
             return layout
         numbers = []
-        for k in keys:
+        for k in set(keys):
             if not (k.isdigit() and int(k) in self.codecs and str(int(k)) == k):
                 raise EncodeError(f"field {k}: {self.name} does not define it")
             numbers.append(int(k))
         numbers.sort()
         bitmap = self._bitmap.bitmap_for(numbers)
         layout = self._layouts.get(bitmap) or self._remember(bitmap, numbers)
+        if len(self._layouts_by_keys) >= _KEYS_CACHE_SIZE:
+            self._layouts_by_keys.clear()
         self._layouts_by_keys[keys] = layout
         return layout
 
     def _remember(self, bitmap: bytes, numbers: list[int]) -> _Layout:
-        layout = _Layout(numbers, bitmap, self.codecs)
+        layout = _Layout(numbers, bitmap, self._bitmap.build_bytes(bitmap), self.codecs)
         self._layouts[bitmap] = layout
         if len(self._layouts) > _LAYOUT_CACHE_SIZE:
             _, old = self._layouts.popitem(last=False)
@@ -165,54 +171,56 @@ class Dialect:
     # -- decode / encode ---------------------------------------------------------------------------
     def decode(self, data: bytes) -> Message:
         """Parse one unframed message. Raises only ``DecodeError``."""
-        if not isinstance(data, bytes):
+        if type(data) is not bytes:
             data = bytes(data)
-        stream = _io.BytesIO(data)
+        pos = 0
         try:
-            tpdu = self._tpdu._parse(stream, None, "") if self._tpdu else None
-            header = self._header._parse(stream, None, "") if self._header else None
-            mti = self._mti._parse(stream, None, "")
-            bitmap_at = stream.tell()
-            bitmap = self._bitmap._parse(stream, None, "")
-            layout = self._layout_for_bitmap(bitmap, bitmap_at)
-            values = layout.compiled.parsefunc(stream, self._ctx)
+            tpdu = header = None
+            if self._tpdu:
+                tpdu, pos = self._tpdu.parse_at(data, pos)
+            if self._header:
+                header, pos = self._header.parse_at(data, pos)
+            mti, pos = self._mti.parse_at(data, pos)
+            bitmap, fields_at = self._bitmap.parse_at(data, pos)
+            layout = self._layouts.get(bitmap) or self._layout_for_bitmap(bitmap, pos)
+            pos = fields_at
+            fields, end = layout.fields.parse_at(data, pos)
         except DecodeError:
             raise
         except PossimError as exc:  # pragma: no cover - defensive: keep the one error type
             raise DecodeError(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - nothing else may escape from decoding bytes
-            raise DecodeError(f"undecodable message at offset {stream.tell()}: {type(exc).__name__}: {exc}") from None
-        end = stream.tell()
+            raise DecodeError(f"undecodable message at offset {pos}: {type(exc).__name__}: {exc}") from None
         if end != len(data):
             last = f"field {layout.numbers[-1]}" if layout.numbers else "the bitmap"
             raise DecodeError(f"{len(data) - end} bytes left over after {last} at offset {end}")
-        fields = dict(values)
-        return Message(mti, fields, tpdu=tpdu, header=header, dialect=self)
+        return Message.adopt(mti, fields, tpdu, header, self)
 
     def encode(self, msg: Message) -> bytes:
         """Build one unframed message. Raises only ``EncodeError``."""
         if not isinstance(msg, Message):
             raise EncodeError(f"expected a Message, got {type(msg).__name__}")
         fields = msg.fields
-        layout = self._layout_for_keys(frozenset(fields))
-        stream = _io.BytesIO()
+        layout = self._layouts_by_keys.get(tuple(fields)) or self._layout_for_keys(tuple(fields))
         try:
             if self._tpdu:
                 if msg.tpdu is None:
                     raise EncodeError(f"TPDU: {self.name} needs a 10-hex-digit tpdu")
-                self._tpdu._build(msg.tpdu, stream, None, "")
+                tpdu = self._tpdu.build_bytes(msg.tpdu)
+            else:
+                tpdu = b""
             if self._header:
                 if msg.header is None:
                     raise EncodeError(f"header: {self.name} needs a {self.header_size * 2}-hex-digit header")
-                self._header._build(msg.header, stream, None, "")
-            self._mti._build(msg.mti, stream, None, "")
-            self._bitmap._build(layout.bitmap, stream, None, "")
-            layout.compiled.buildfunc(fields, stream, self._ctx)
+                header = self._header.build_bytes(msg.header)
+            else:
+                header = b""
+            return b"".join((tpdu, header, self._mti.build_bytes(msg.mti), layout.wire_bitmap,
+                             layout.fields.build_bytes(fields)))
         except EncodeError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise EncodeError(f"cannot encode: {type(exc).__name__}: {exc}") from None
-        return stream.getvalue()
 
     def message(self, mti: str, fields: Mapping[str, str] | None = None, *, tpdu: str | None = None,
                 header: str | None = None) -> Message:
@@ -237,21 +245,21 @@ class Dialect:
         """
         if not isinstance(body, bytes):
             body = bytes(body)
-        stream = _io.BytesIO(body)
-        stream.seek(self.mac_offset + self._mti.size)
-        if stream.tell() > len(body):
+        bitmap_at = self.mac_offset + self._mti.size
+        if bitmap_at > len(body):
             raise DecodeError(f"MTI: expected {self._mti.size} bytes at offset {self.mac_offset}, "
                               f"{max(len(body) - self.mac_offset, 0)} left")
-        numbers = self._bitmap.fields_of(self._bitmap._parse(stream, None, ""))
+        bitmap, fields_at = self._bitmap.parse_at(body, bitmap_at)
+        numbers = self._bitmap.fields_of(bitmap)
         mac_key = str(self.mac_field)
         if self.mac_field not in numbers:
             raise DecodeError(f"field {mac_key}: absent, so the message carries no MAC")
         if numbers[-1] != self.mac_field:
             raise DecodeError(f"field {mac_key}: the MAC must be the last field, but field {numbers[-1]} follows it")
         end = len(body) - self.mac_size
-        if end < stream.tell():
+        if end < fields_at:
             raise DecodeError(f"field {mac_key}: expected {self.mac_size} bytes after the bitmap, "
-                              f"{len(body) - stream.tell()} left at offset {stream.tell()}")
+                              f"{len(body) - fields_at} left at offset {fields_at}")
         return body[self.mac_offset:end]
 
     @property
@@ -261,6 +269,12 @@ class Dialect:
 
     # -- subfields ---------------------------------------------------------------------------------
     def subfield_get(self, number: int, value: str, sub: str) -> str | None:
+        slices = self._subfield_slices.get(number)
+        if slices is not None:  # positional: cut the one subfield out, as subfields_of would have
+            where = slices.get(sub)
+            if where is None or where[0] >= len(value):
+                return None
+            return value[where[0]:where[1]]
         spec = self._structured(number, sub)
         if spec.tlv:
             for item in parse_tlv(value):
@@ -338,3 +352,16 @@ class Dialect:
 
     def response_text(self, code: str) -> str | None:
         return self.codes.get(code)
+
+
+def _slices(spec: FieldSpec) -> dict[str, tuple[int, int | None]]:
+    """Where each positional subfield sits in its field's value (the last may take the rest; ids are unique)."""
+    out: dict[str, tuple[int, int | None]] = {}
+    pos = 0
+    for sub in spec.subfields:
+        end = None if sub.length is None else pos + sub.length
+        out[sub.id] = (pos, end)
+        if end is None:
+            break
+        pos = end
+    return out

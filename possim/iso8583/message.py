@@ -31,6 +31,22 @@ class Message:
         self.header = header
         self.dialect = dialect
 
+    @classmethod
+    def adopt(cls, mti: str, fields: dict[str, str], tpdu: str | None, header: str | None,
+              dialect: "Dialect | None") -> "Message":
+        """A message that takes ``fields`` as its own dict, without the copy ``__init__`` makes.
+
+        For a dict nobody else holds (a decoder's fresh result): decoding runs once per message on a busy
+        host, and the defensive copy is then pure cost.
+        """
+        msg = cls.__new__(cls)
+        msg.mti = mti
+        msg.fields = fields
+        msg.tpdu = tpdu
+        msg.header = header
+        msg.dialect = dialect
+        return msg
+
     # -- field access -------------------------------------------------------------------------------
     def __getitem__(self, key: str) -> str:
         return self.fields[key]
