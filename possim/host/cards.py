@@ -101,7 +101,9 @@ class Authorizer:
         return self.ledger.provision(card.pan, default, expiry, now)
 
     def check_card(self, account: Account, card: PresentedCard, now: datetime) -> None:
-        if account.status == "lost":
+        if account.status == "normal":
+            pass
+        elif account.status == "lost":
             raise Refusal(Situation.CARD_LOST, "card reported lost")
         if account.status == "stolen":
             raise Refusal(Situation.CARD_STOLEN, "card reported stolen")

@@ -261,10 +261,17 @@ CREATE TABLE host_counters (
 );
 """
 
+# ledger_txns_by_batch (tid, batch_no) repeats the first two columns of the UNIQUE (tid, batch_no, stan, mti)
+# index, which serves every lookup by terminal and batch as well; each transaction row paid for both.
+_LEDGER_V2 = """
+DROP INDEX IF EXISTS ledger_txns_by_batch;
+"""
+
 #: Applied in order; ``PRAGMA user_version`` = number applied. Append only.
 MIGRATIONS: list[Migration] = [
     Migration("back office: merchants, terminals, deposits, review facts, return cases", _BACKOFFICE_V1),
     Migration("ledger: accounts, transactions, reversals, batches, batch uploads, key sessions", _LEDGER_V1),
+    Migration("ledger: drop ledger_txns_by_batch (the unique index's prefix serves the same lookups)", _LEDGER_V2),
 ]
 
 

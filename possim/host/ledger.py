@@ -26,6 +26,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from possim.host.clock import local_date
 from possim.host.config import CardConfig, DefaultCard
@@ -44,8 +45,10 @@ def mask_pan(pan: str | None) -> str:
     return pan[:6] + "*" * max(0, len(pan) - 10) + pan[-4:] if len(pan) > 10 else "*" * len(pan)
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
+    """A card account as the ledger holds it. A named tuple: read on every financial request and
+    rebuilt on every balance move, which a frozen dataclass makes several times dearer."""
+
     pan: str
     pin_hash: str | None
     pin_required: bool
@@ -201,7 +204,8 @@ class Ledger:
         self._held: list[tuple] = []  # writes not yet in SQL, in order: (_ROW, row) (_BALANCE, pan, fen) ...
         self._held_written = 0  # how many of ``_held`` are written (within the open transaction)
         self._holding = False
-        self._rrn_day: tuple[tuple[int, int, int], str] | None = None  # (y, m, d) and its 4-character prefix
+        # the last ``now``, its (y, m, d) and the RRN's 4-character prefix for that day
+        self._rrn_day: tuple[datetime, tuple[int, int, int], str] | None = None
         self._day: tuple[datetime, str, str] | None = None  # the last ``now`` and its isoformat, local date
 
     def clear_cache(self, *, counters: bool = True) -> None:
@@ -353,8 +357,7 @@ class Ledger:
             self.conn.execute(_ADJUST_BALANCE, (delta_fen, pan))
         a = self._accounts.get(pan)
         if a is not None:
-            self._accounts[pan] = Account(a.pan, a.pin_hash, a.pin_required, a.pin_tries, a.expiry,
-                                          a.balance_fen + delta_fen, a.status, a.limit_fen, a.kind)
+            self._accounts[pan] = Account(a[0], a[1], a[2], a[3], a[4], a[5] + delta_fen, a[6], a[7], a[8])
 
     def list_accounts(self) -> list[Account]:
         return [_account(r) for r in self._sql().execute(f"SELECT {_ACCOUNT_COLS} FROM accounts ORDER BY pan")]
@@ -380,10 +383,15 @@ class Ledger:
 
     def next_rrn(self, now: datetime) -> str:
         """12 characters: the year's last digit and day of year (4), then a 8-digit sequence."""
-        day = (now.year, now.month, now.day)
-        if self._rrn_day is None or self._rrn_day[0] != day:
-            self._rrn_day = (day, f"{now.year % 10}{now.timetuple().tm_yday:03d}")
-        return f"{self._rrn_day[1]}{self.next_counter('rrn') % 10**8:08d}"
+        rrn_day = self._rrn_day
+        if rrn_day is None or rrn_day[0] is not now:
+            day = (now.year, now.month, now.day)
+            if rrn_day is None or rrn_day[1] != day:
+                rrn_day = (now, day, f"{now.year % 10}{now.timetuple().tm_yday:03d}")
+            else:
+                rrn_day = (now, day, rrn_day[2])
+            self._rrn_day = rrn_day
+        return f"{rrn_day[2]}{self.next_counter('rrn') % 10**8:08d}"
 
     # -- transactions -------------------------------------------------------------
 
@@ -429,10 +437,27 @@ class Ledger:
         day = self._day
         if day is None or (day[0] is not now and day[0] != now):
             day = self._stamp(now)
-        return self.insert_txn(at=day[1], day=day[2], tid=tid, mid=mid, batch_no=batch_no, stan=stan, mti=mti,
-                               txn_type=txn_type, pan=pan, card_kind=card_kind, amount_fen=amount_fen,
-                               response_code=response_code, rrn=rrn, auth_code=auth_code,
-                               original_id=original_id, balance_effect=balance_effect)
+        if not self._holding:
+            return self.insert_txn(at=day[1], day=day[2], tid=tid, mid=mid, batch_no=batch_no, stan=stan, mti=mti,
+                                   txn_type=txn_type, pan=pan, card_kind=card_kind, amount_fen=amount_fen,
+                                   response_code=response_code, rrn=rrn, auth_code=auth_code,
+                                   original_id=original_id, balance_effect=balance_effect)
+        # held: :meth:`insert_txn`'s held branch, without its keyword call (this runs on every request)
+        txn_id = self._last_txn_id
+        if txn_id < 0:
+            txn_id = int(self._sql().execute(_LAST_TXN_ID).fetchone()[0])
+        txn_id = self._last_txn_id = txn_id + 1
+        self._held.append((_ROW, (txn_id, day[1], day[2], tid, mid, batch_no, stan, mti, txn_type, pan, card_kind,
+                                  amount_fen, response_code, rrn, auth_code, original_id, balance_effect)))
+        keys = self._txn_keys.get((tid, batch_no))
+        if keys is not None:
+            keys.add((stan, mti))
+        if balance_effect and pan and response_code == "00":
+            self._held.append((_BALANCE, pan, balance_effect))
+            a = self._accounts.get(pan)
+            if a is not None:
+                self._accounts[pan] = Account(a[0], a[1], a[2], a[3], a[4], a[5] + balance_effect, a[6], a[7], a[8])
+        return txn_id
 
     def insert_txn(self, *, at: str, day: str, tid: str, mid: str, batch_no: str, stan: str, mti: str,
                    txn_type: str, pan: str | None, card_kind: str | None, amount_fen: int, response_code: str,

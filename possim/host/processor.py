@@ -23,8 +23,8 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from possim.errors import PossimError
 from possim.host.cards import Authorizer, PresentedCard, parse_amount, presented_card
@@ -59,9 +59,9 @@ ECHO_FIELDS = ("2", "3", "4", "11", "14", "22", "25", "41", "42", "49", "60", "6
 CARD_ORGANISATION = "CUP"
 
 
-@dataclass(frozen=True)
-class Response:
-    """A response message and its encoded body (what goes on the wire, signed)."""
+class Response(NamedTuple):
+    """A response message and its encoded body (what goes on the wire, signed). A named tuple:
+    one is made for every request."""
 
     message: Message
     body: bytes
@@ -70,6 +70,8 @@ class Response:
 _APPROVED = code_for(Situation.APPROVED)
 _MAC_ERROR = code_for(Situation.MAC_ERROR)
 _SYSTEM_ERROR = code_for(Situation.SYSTEM_ERROR)
+#: Authorisation codes drawn from the random source in one call.
+_AUTH_CODES_AT_ONCE = 64
 #: Most entries kept in a processor's memo of subfield values (and of field sets whose last field is the MAC).
 _MEMO_SIZE = 4096
 
@@ -156,6 +158,7 @@ class Processor:
         self._reply_tpdus: dict[str, str] = {}
         self._host_clock: tuple[datetime, str, str, str] | None = None
         self._subfields: dict[tuple[str, str], str | None] = {}
+        self._auth_codes: list[str] = []  # drawn ahead from the random source, used from the end
         self._mac_last: dict[tuple[str, ...], bool] = {}  # a request's field numbers -> the MAC field is last
         self._mac_offset = dialect.mac_offset
         self._mac_size = dialect.mac_size
@@ -462,8 +465,8 @@ class Processor:
         if sign:
             assert ctx.session is not None
             mac = compute_mac(ctx.session.mac_algorithm, ctx.session.mak, self._mac_block(body))
-            wire = mac if self.dialect.mac_size == MAC_LENGTH else mac.hex().upper().encode("ascii")
-            body = body[:len(body) - self.dialect.mac_size] + wire
+            wire = mac if self._mac_size == MAC_LENGTH else mac.hex().upper().encode("ascii")
+            body = body[:len(body) - self._mac_size] + wire
             response.fields["64"] = mac.hex().upper()
         return Response(response, body)
 
@@ -492,7 +495,14 @@ class Processor:
         fields["32"] = self.config.acquirer.institution_id
 
     def _auth_code(self) -> str:
-        return f"{int.from_bytes(self.random_bytes(4), 'big') % 1_000_000:06d}"
+        """Six random digits. The random source is asked for many codes' bytes at once (one call, one
+        system call with ``os.urandom``, per 64 approvals instead of one each)."""
+        codes = self._auth_codes
+        if not codes:
+            raw = self.random_bytes(4 * _AUTH_CODES_AT_ONCE)
+            codes = self._auth_codes = [f"{int.from_bytes(raw[i:i + 4], 'big') % 1_000_000:06d}"
+                                        for i in range(0, len(raw) - 3, 4)]
+        return codes.pop()
 
     # -- network management -------------------------------------------------------------
 
