@@ -227,3 +227,91 @@ class Bitmap(cs.Construct):
         if size > 16:
             bits[8] |= 0x80
         return bytes(bits)
+
+
+class Head(cs.Construct):
+    """What precedes the fields: TPDU and header (where the dialect has them), MTI and bitmap(s).
+
+    Parses to ``(tpdu, header, mti, bitmap, bitmap offset)``. ``parse_at`` first tries one straight-line
+    function generated for the dialect's head (slices at fixed offsets, primary and secondary bitmap); on
+    any doubt (too short, not digits, a tertiary bitmap) it reads part by part, which gives the exact error
+    or the same result.
+    """
+
+    def __init__(self, tpdu: HexBytes | None, header: HexBytes | None, mti: Mti, bitmap: Bitmap) -> None:
+        super().__init__()
+        self.tpdu, self.header, self.mti, self.bitmap = tpdu, header, mti, bitmap
+        self._src = self._source()
+        namespace: dict[str, Any] = {"_rt": _rt}
+        exec(compile(self._src, "<possim message head>", "exec"), namespace)
+        self._fast = namespace["_head"]
+
+    def _source(self) -> str:
+        lines = ["def _head(data, pos):"]
+        at = 0
+        out = []
+        for part, name in ((self.tpdu, "tpdu"), (self.header, "header")):
+            if part is None:
+                out.append("None")
+                continue
+            lines.append(f"    {name} = data[pos + {at}:pos + {at + part.size}].hex().upper()")
+            out.append(name)
+            at += part.size
+        m = self.mti
+        span = f"data[pos + {at}:pos + {at + m.size}]"
+        if m.encoding == "bcd":
+            lines.append(f"    mti = {span}.hex()")
+        else:
+            lines.append(f"    mti = {span}.decode({'cp500' if m.encoding == 'ebcdic' else 'latin-1'!r})")
+        lines.append("    if not (mti.isascii() and mti.encode().isdigit()): raise _rt.Doubt")
+        bitmap_at = at + m.size
+        unit = self.bitmap.unit
+        hexed = self.bitmap.encoding == "hex"
+
+        def read(start: int, units: int) -> str:
+            span = f"data[pos + {start}:pos + {start + units * unit}]"
+            return f"_rt.unhex({span})" if hexed else span
+
+        lines.append(f"    if len(data) - pos < {bitmap_at + unit}: raise _rt.Doubt")
+        lines.append(f"    bitmap = {read(bitmap_at, 1)}")
+        lines.append(f"    end = pos + {bitmap_at + unit}")
+        lines.append("    if bitmap[0] & 0x80:")
+        lines.append(f"        if len(data) - pos < {bitmap_at + 2 * unit}: raise _rt.Doubt")
+        lines.append(f"        bitmap = {read(bitmap_at, 2)}")
+        if self.bitmap.tertiary:
+            lines.append("        if bitmap[8] & 0x80: raise _rt.Doubt")
+        lines.append(f"        end = pos + {bitmap_at + 2 * unit}")
+        lines.append(f"    return ({', '.join(out)}, mti, bitmap, pos + {bitmap_at}), end")
+        return "\n".join(lines) + "\n"
+
+    def parse_at(self, data: bytes, pos: int) -> tuple[tuple[str | None, str | None, str, bytes, int], int]:
+        try:
+            return self._fast(data, pos)
+        except (_rt.Doubt, ValueError):
+            return self._parse_parts(data, pos)
+
+    def _parse_parts(self, data: bytes, pos: int) -> tuple[tuple[str | None, str | None, str, bytes, int], int]:
+        tpdu = header = None
+        if self.tpdu:
+            tpdu, pos = self.tpdu.parse_at(data, pos)
+        if self.header:
+            header, pos = self.header.parse_at(data, pos)
+        mti, pos = self.mti.parse_at(data, pos)
+        bitmap, end = self.bitmap.parse_at(data, pos)
+        return (tpdu, header, mti, bitmap, pos), end
+
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> tuple[str | None, str | None, str, bytes, int]:
+        return parse_from_stream(self.parse_at, stream)
+
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
+        tpdu, header, mti, bitmap = obj[:4]
+        if self.tpdu:
+            stream.write(self.tpdu.build_bytes(tpdu))
+        if self.header:
+            stream.write(self.header.build_bytes(header))
+        stream.write(self.mti.build_bytes(mti))
+        stream.write(self.bitmap.build_bytes(bitmap))
+        return obj
+
+    def _sizeof(self, context: Any, path: str) -> int:
+        raise cs.SizeofError("the bitmap's size depends on its first bit")

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from possim.errors import PossimError
 from possim.iso8583 import masking
-from possim.iso8583.codecs import Bitmap, FieldCodec, HexBytes, Mti
+from possim.iso8583.codecs import Bitmap, FieldCodec, Head, HexBytes, Mti
 from possim.iso8583.errors import DecodeError, DialectError, EncodeError
 from possim.iso8583.layout import Layout
 from possim.iso8583.message import Message
@@ -90,6 +90,7 @@ class Dialect:
         self.mti_encoding, self.bitmap_encoding = mti, bitmap
         self._tpdu = HexBytes(self.tpdu_size, "TPDU") if self.tpdu_size else None
         self._header = HexBytes(self.header_size, "header") if self.header_size else None
+        self._head = Head(self._tpdu, self._header, self._mti, self._bitmap)
         self.mac_field = int(raw.get("mac_field", 64))
         defaults = dict(raw.get("defaults") or {})
         types = dict(raw.get("types") or {})
@@ -175,13 +176,7 @@ class Dialect:
             data = bytes(data)
         pos = 0
         try:
-            tpdu = header = None
-            if self._tpdu:
-                tpdu, pos = self._tpdu.parse_at(data, pos)
-            if self._header:
-                header, pos = self._header.parse_at(data, pos)
-            mti, pos = self._mti.parse_at(data, pos)
-            bitmap, fields_at = self._bitmap.parse_at(data, pos)
+            (tpdu, header, mti, bitmap, pos), fields_at = self._head.parse_at(data, 0)
             layout = self._layouts.get(bitmap) or self._layout_for_bitmap(bitmap, pos)
             pos = fields_at
             fields, end = layout.fields.parse_at(data, pos)
@@ -250,7 +245,8 @@ class Dialect:
             raise DecodeError(f"MTI: expected {self._mti.size} bytes at offset {self.mac_offset}, "
                               f"{max(len(body) - self.mac_offset, 0)} left")
         bitmap, fields_at = self._bitmap.parse_at(body, bitmap_at)
-        numbers = self._bitmap.fields_of(bitmap)
+        known = self._layouts.get(bitmap)
+        numbers = known.numbers if known is not None else self._bitmap.fields_of(bitmap)
         mac_key = str(self.mac_field)
         if self.mac_field not in numbers:
             raise DecodeError(f"field {mac_key}: absent, so the message carries no MAC")
