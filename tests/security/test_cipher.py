@@ -53,3 +53,17 @@ def test_bad_key_length() -> None:
 def test_data_not_block_aligned() -> None:
     with pytest.raises(PossimError, match="data: expected a multiple of 8 bytes, got 7"):
         cipher.encrypt_ecb(H("0123456789ABCDEF"), bytes(7))
+
+
+def test_refused_partial_block_leaves_the_cached_cipher_intact() -> None:
+    # The ECB contexts are kept per key and shared; a partial block must be refused before it reaches
+    # one (the context would hold it back and prepend it to the next caller's data).
+    key = H("0123456789ABCDEF")
+    shared = cipher.ecb(key)
+    for op in (shared.encrypt, shared.decrypt):
+        with pytest.raises(PossimError, match="data: expected a multiple of 8 bytes, got 7"):
+            op(bytes(7))
+    # same OpenSSL destest.c vector as above, through the same cached object
+    assert cipher.ecb(key) is shared
+    assert shared.encrypt(bytes(8)) == H("D5D44FF720683D0D")
+    assert shared.decrypt(H("D5D44FF720683D0D")) == bytes(8)
