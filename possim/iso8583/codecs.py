@@ -60,6 +60,18 @@ class FieldCodec(cs.Construct):
     def _sizeof(self, context: Any, path: str) -> int:
         raise cs.SizeofError("ISO 8583 fields are sized by their content")
 
+    # inside a construct compiled by construct: the same generated functions, run on its stream
+    def _emitparse(self, code: cs.CodeGen) -> str:
+        code.append("from possim.iso8583 import _rt")
+        code.append("from possim.iso8583.codecs import parse_from_stream")
+        code.append(self._dec_src)
+        return f"parse_from_stream({codegen.names(self.spec)[0]}, io)"
+
+    def _emitbuild(self, code: cs.CodeGen) -> str:
+        code.append("from possim.iso8583 import _rt")
+        code.append(self._enc_src)
+        return f"(io.write({codegen.names(self.spec)[1]}(obj)), obj)[1]"
+
 
 def parse_from_stream(parse_at: Callable[[bytes, int], tuple[Any, int]], stream: BinaryIO) -> Any:
     """Run an offset-based parser on a (seekable) stream, so offsets in errors stay stream positions."""
@@ -89,6 +101,11 @@ class HexBytes(cs.Construct):
     def build_bytes(self, obj: Any) -> bytes:
         if not isinstance(obj, str):
             raise EncodeError(f"{self.what}: expected {self.size * 2} hex characters, got {type(obj).__name__}")
+        if len(obj) == 2 * self.size:
+            try:
+                return _rt.unhex(obj)  # plain hex digits, the usual case; anything else takes the careful path
+            except ValueError:
+                pass
         try:
             data = bytes.fromhex(obj)
         except ValueError:
@@ -135,7 +152,7 @@ class Mti(cs.Construct):
         if not (isinstance(obj, str) and len(obj) == 4 and obj.isascii() and obj.isdigit()):
             raise EncodeError(f"MTI: expected 4 digits, got {obj!r}")
         if self.encoding == "bcd":
-            return bytes.fromhex(obj)
+            return _rt.unhex(obj)
         return obj.encode("cp500" if self.encoding == "ebcdic" else "ascii")
 
     def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:

@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
 # MTI position 3 (function): 0 request, 1 response, 2 advice, 3 advice response, 4 notification ...
 _RESPONSE_OF = {"0": "1", "2": "3", "4": "5"}
 
+# subfield paths already split: "60.1" -> ("60", 60, "1"); a host asks for the same few on every request
+_SUBFIELD_PATHS: dict[str, tuple[str, int, str]] = {}
+_SUBFIELD_PATHS_MAX = 1024
+
 
 class Message:
     __slots__ = ("mti", "fields", "tpdu", "header", "dialect")
@@ -64,10 +68,18 @@ class Message:
         """A field (``"41"``) or subfield (``"60.1"``, ``"55.9F26"``) value, or ``default``."""
         if "." not in path:
             return self.fields.get(path, default)
-        number, _, sub = path.partition(".")
-        if number not in self.fields:
+        split = _SUBFIELD_PATHS.get(path)
+        if split is None:
+            number, _, sub = path.partition(".")
+            if number not in self.fields:
+                return default
+            split = (number, int(number), sub)
+            if len(_SUBFIELD_PATHS) < _SUBFIELD_PATHS_MAX:
+                _SUBFIELD_PATHS[path] = split
+        key, number_int, sub = split
+        if key not in self.fields:
             return default
-        value = self._require_dialect(path).subfield_get(int(number), self.fields[number], sub)
+        value = self._require_dialect(path).subfield_get(number_int, self.fields[key], sub)
         return default if value is None else value
 
     def set(self, path: str, value: str) -> None:
