@@ -4,6 +4,8 @@ Generated code (see ``codegen``) keeps the happy path inline; everything here
 runs only when something is wrong, so it may be as careful and wordy as it
 likes. Offsets are positions from the start of the message body: ``start`` is
 where the failing read began (the generated code reads by slicing, so it knows).
+Errors are raised ``from None``: a layout may reach them while handling its own
+``Doubt`` (see ``layout``), which is no part of what went wrong.
 """
 
 from __future__ import annotations
@@ -24,17 +26,18 @@ SIGNS = frozenset("CD0123456789")
 
 def short(start: int, field: str, what: str, got: bytes) -> NoReturn:
     """A read came back shorter than the prefix or the format promised."""
-    raise DecodeError(f"field {field}: {what}, {len(got)} bytes left at offset {start}")
+    raise DecodeError(f"field {field}: {what}, {len(got)} bytes left at offset {start}") from None
 
 
 def bad(start: int, field: str, what: str, got: bytes, *, show: bool = True) -> NoReturn:
     """Bytes that are there but are not what the format allows."""
     shown = f" (got {got[:16].hex().upper()}{'...' if len(got) > 16 else ''})" if show else ""
-    raise DecodeError(f"field {field}: {what} at offset {start}{shown}")
+    raise DecodeError(f"field {field}: {what} at offset {start}{shown}") from None
 
 
 def too_long(start: int, field: str, n: int, maximum: int, unit: str, prefix: bytes) -> NoReturn:
-    raise DecodeError(f"field {field}: length prefix says {n} {unit}, maximum is {maximum} at offset {start}")
+    raise DecodeError(f"field {field}: length prefix says {n} {unit}, maximum is {maximum} at offset {start}") \
+        from None
 
 
 def enc_fail(field: str, what: str, value: object, secret: bool) -> NoReturn:
@@ -44,7 +47,7 @@ def enc_fail(field: str, what: str, value: object, secret: bool) -> NoReturn:
             type(value).__name__
     else:
         shown = repr(value if len(value) <= 40 else value[:40] + "...")
-    raise EncodeError(f"field {field}: {what}, got {shown}")
+    raise EncodeError(f"field {field}: {what}, got {shown}") from None
 
 
 class Doubt(Exception):

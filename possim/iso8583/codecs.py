@@ -3,11 +3,11 @@
 Every part — a field, the MTI, the bitmap, the TPDU and header — is a
 ``construct.Construct`` whose parse and build come from one definition. The
 field codec's logic is generated source (``codegen``), used both when the
-construct runs interpreted and when a per-bitmap ``Struct`` is compiled with
-the per-bitmap ``Layout`` (``layout``); that is what keeps the codec fast
-without a second, hand-written fast path. The head parts (TPDU, header, MTI,
-bitmap) read from a ``bytes`` object at an offset (``parse_at``) and their
-construct ``_parse`` is that same method run on the stream's bytes.
+construct runs on its own and when the per-bitmap ``Layout`` (``layout``)
+pastes the same lines into one function; that is what keeps the codec fast
+without a second, hand-written fast path. Everything reads from a ``bytes``
+object at an offset (``parse_at``); a construct ``_parse`` is that same
+function run on the stream's bytes, so error offsets stay stream positions.
 """
 
 from __future__ import annotations
@@ -259,21 +259,18 @@ class Head(cs.Construct):
         super().__init__()
         self.tpdu, self.header, self.mti, self.bitmap = tpdu, header, mti, bitmap
         self._src = self._source()
-        namespace: dict[str, Any] = {"_rt": _rt}
+        namespace: dict[str, Any] = {"_rt": _rt, "_parse_parts": self._parse_parts}
         exec(compile(self._src, "<possim message head>", "exec"), namespace)
-        self._fast = namespace["_head"]
+        self.parse_at: Callable[[bytes, int], tuple[tuple[str | None, str | None, str, bytes, int], int]] = \
+            namespace["_head"]
 
     def _source(self) -> str:
-        lines = ["def _head(data, pos):"]
-        at = 0
-        out = []
-        for part, name in ((self.tpdu, "tpdu"), (self.header, "header")):
-            if part is None:
-                out.append("None")
-                continue
-            lines.append(f"    {name} = data[pos + {at}:pos + {at + part.size}].hex().upper()")
-            out.append(name)
-            at += part.size
+        lines: list[str] = []
+        tpdu_size = self.tpdu.size if self.tpdu else 0
+        at = tpdu_size + (self.header.size if self.header else 0)
+        if at:  # TPDU and header as one hex string, cut in two
+            lines.append(f"    th = data[pos:pos + {at}].hex().upper()")
+        out = [f"th[:{2 * tpdu_size}]" if self.tpdu else "None", f"th[{2 * tpdu_size}:]" if self.header else "None"]
         m = self.mti
         span = f"data[pos + {at}:pos + {at + m.size}]"
         if m.encoding == "bcd":
@@ -299,13 +296,8 @@ class Head(cs.Construct):
             lines.append("        if bitmap[8] & 0x80: raise _rt.Doubt")
         lines.append(f"        end = pos + {bitmap_at + 2 * unit}")
         lines.append(f"    return ({', '.join(out)}, mti, bitmap, pos + {bitmap_at}), end")
-        return "\n".join(lines) + "\n"
-
-    def parse_at(self, data: bytes, pos: int) -> tuple[tuple[str | None, str | None, str, bytes, int], int]:
-        try:
-            return self._fast(data, pos)
-        except (_rt.Doubt, ValueError):
-            return self._parse_parts(data, pos)
+        return "\n".join(["def _head(data, pos):", "    try:", *("    " + line for line in lines),
+                          "    except (_rt.Doubt, ValueError):", "        return _parse_parts(data, pos)"]) + "\n"
 
     def _parse_parts(self, data: bytes, pos: int) -> tuple[tuple[str | None, str | None, str, bytes, int], int]:
         tpdu = header = None

@@ -118,9 +118,14 @@ def decoder_lines(spec: FieldSpec, depth: int = 1) -> list[str]:
     else:
         pb = _prefix_bytes(spec)
         k = spec.prefix_digits
-        s(f"p = data[pos:pos + {pb}]")
-        s(f"if len(p) != {pb}: _rt.short(pos, {f!r}, 'expected a {pb}-byte {spec.prefix} length prefix', p)")
         pe = spec.prefix_encoding
+        if pe in ("ascii", "ebcdic"):
+            got = "p"  # the prefix bytes, for the error paths
+            s(f"p = data[pos:pos + {pb}]")
+            s(f"if len(p) != {pb}: _rt.short(pos, {f!r}, 'expected a {pb}-byte {spec.prefix} length prefix', p)")
+        else:  # BCD and binary prefixes are read byte by byte, without a slice; a missing byte is an IndexError
+            got = f"data[pos:pos + {pb}]"
+            short = f"_rt.short(pos, {f!r}, 'expected a {pb}-byte {spec.prefix} length prefix', {got})"
         if pe == "ascii":
             s(f"if not p.isdigit(): _rt.bad(pos, {f!r}, 'length prefix is not {k} ASCII digits', p)")
             weights = [10 ** (k - 1 - i) for i in range(k)]
@@ -133,13 +138,21 @@ def decoder_lines(spec: FieldSpec, depth: int = 1) -> list[str]:
             s("n = int(t)")
         elif pe == "bcd":
             # _BCD maps a byte to its two digits' value, or to a negative number that keeps the sum negative
-            terms = " + ".join(f"_BCD[p[{i}]] * {100 ** (pb - 1 - i)}" if i < pb - 1 else f"_BCD[p[{i}]]"
-                               for i in range(pb))
-            s(f"n = {terms}")
-            s(f"if n < 0: _rt.bad(pos, {f!r}, 'length prefix is not BCD', p)")
+            terms = " + ".join(f"_BCD[data[pos + {i}]] * {100 ** (pb - 1 - i)}" if i < pb - 1
+                               else f"_BCD[data[pos + {i}]]" for i in range(pb))
+            s("try:")
+            s(f"    n = {terms.replace('data[pos + 0]', 'data[pos]')}")
+            s("except IndexError:")
+            s(f"    {short}")
+            s(f"if n < 0: _rt.bad(pos, {f!r}, 'length prefix is not BCD', {got})")
         else:
-            s("n = int.from_bytes(p, 'big')")
-        s(f"if n > {spec.length}: _rt.too_long(pos, {f!r}, n, {spec.length}, {unit!r}, p)")
+            terms = " | ".join(f"data[pos + {i}] << {8 * (pb - 1 - i)}" if i < pb - 1 else f"data[pos + {i}]"
+                               for i in range(pb))
+            s("try:")
+            s(f"    n = {terms.replace('data[pos + 0]', 'data[pos]')}")
+            s("except IndexError:")
+            s(f"    {short}")
+        s(f"if n > {spec.length}: _rt.too_long(pos, {f!r}, n, {spec.length}, {unit!r}, {got})")
         s(f"pos += {pb}")
         s(f"nb = {_wire_len_expr(spec, 'n')}")
         s("d = data[pos:pos + nb]")

@@ -22,6 +22,7 @@ _RESPONSE_OF = {"0": "1", "2": "3", "4": "5"}
 # subfield paths already split: "60.1" -> ("60", 60, "1"); a host asks for the same few on every request
 _SUBFIELD_PATHS: dict[str, tuple[str, int, str]] = {}
 _SUBFIELD_PATHS_MAX = 1024
+_new = object.__new__
 
 
 class Message:
@@ -43,7 +44,7 @@ class Message:
         For a dict nobody else holds (a decoder's fresh result): decoding runs once per message on a busy
         host, and the defensive copy is then pure cost.
         """
-        msg = cls.__new__(cls)
+        msg = _new(cls)
         msg.mti = mti
         msg.fields = fields
         msg.tpdu = tpdu
