@@ -28,7 +28,32 @@ def _exec(source: str, name: str) -> Any:
     return namespace[name]
 
 
-class FieldCodec(cs.Construct):
+class GeneratedConstruct(cs.Construct):
+    """A construct whose parser and builder are generated functions ``parse(data, pos) -> (value, pos)`` and
+    ``build(value) -> bytes``: inside a construct compiled by construct they run on its stream as they are."""
+
+    def _generated(self) -> tuple[str, str, str, str]:
+        """(parser source, parser name, builder source, builder name)."""
+        raise NotImplementedError
+
+    def _sizeof(self, context: Any, path: str) -> int:
+        raise cs.SizeofError("ISO 8583 fields are sized by their content")
+
+    def _emitparse(self, code: cs.CodeGen) -> str:
+        source, name, _, _ = self._generated()
+        code.append("from possim.iso8583 import _rt")
+        code.append("from possim.iso8583.codecs import parse_from_stream")
+        code.append(source)
+        return f"parse_from_stream({name}, io)"
+
+    def _emitbuild(self, code: cs.CodeGen) -> str:
+        _, _, source, name = self._generated()
+        code.append("from possim.iso8583 import _rt")
+        code.append(source)
+        return f"(io.write({name}(obj)), obj)[1]"
+
+
+class FieldCodec(GeneratedConstruct):
     """One data element (2..192) as its dialect defines it."""
 
     def __init__(self, spec: FieldSpec) -> None:
@@ -57,20 +82,9 @@ class FieldCodec(cs.Construct):
         stream.write(self.build_bytes(obj))
         return obj
 
-    def _sizeof(self, context: Any, path: str) -> int:
-        raise cs.SizeofError("ISO 8583 fields are sized by their content")
-
-    # inside a construct compiled by construct: the same generated functions, run on its stream
-    def _emitparse(self, code: cs.CodeGen) -> str:
-        code.append("from possim.iso8583 import _rt")
-        code.append("from possim.iso8583.codecs import parse_from_stream")
-        code.append(self._dec_src)
-        return f"parse_from_stream({codegen.names(self.spec)[0]}, io)"
-
-    def _emitbuild(self, code: cs.CodeGen) -> str:
-        code.append("from possim.iso8583 import _rt")
-        code.append(self._enc_src)
-        return f"(io.write({codegen.names(self.spec)[1]}(obj)), obj)[1]"
+    def _generated(self) -> tuple[str, str, str, str]:
+        dec, enc = codegen.names(self.spec)
+        return self._dec_src, dec, self._enc_src, enc
 
 
 def parse_from_stream(parse_at: Callable[[bytes, int], tuple[Any, int]], stream: BinaryIO) -> Any:

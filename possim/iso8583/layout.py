@@ -15,10 +15,8 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO, Callable, Mapping, Sequence
 
-import construct as cs
-
 from possim.iso8583 import _rt, codegen
-from possim.iso8583.codecs import FieldCodec, parse_from_stream
+from possim.iso8583.codecs import FieldCodec, GeneratedConstruct
 
 ParseAt = Callable[[bytes, int], tuple[dict[str, str], int]]
 BuildBytes = Callable[[Mapping[str, str]], bytes]
@@ -141,7 +139,7 @@ def _exec(source: str, name: str, label: str) -> Any:
     return namespace[name]
 
 
-class Layout(cs.Construct):
+class Layout(GeneratedConstruct):
     """Data elements in bitmap order; parses to and builds from ``{field number: value}``."""
 
     def __init__(self, codecs: Sequence[FieldCodec]) -> None:
@@ -164,17 +162,6 @@ class Layout(cs.Construct):
             codec._build(obj[codec.name], stream, context, path)
         return obj
 
-    def _sizeof(self, context: Any, path: str) -> int:
-        raise cs.SizeofError("ISO 8583 fields are sized by their content")
-
     # -- inside a construct compiled by construct: the same generated functions, run on its stream ----------
-    def _emitparse(self, code: cs.CodeGen) -> str:
-        code.append("from possim.iso8583 import _rt")
-        code.append("from possim.iso8583.codecs import parse_from_stream")
-        code.append(self._parse_src)
-        return f"parse_from_stream(_parse_{self._tag}, io)"
-
-    def _emitbuild(self, code: cs.CodeGen) -> str:
-        code.append("from possim.iso8583 import _rt")
-        code.append(self._build_src)
-        return f"(io.write(_build_{self._tag}(obj)), obj)[1]"
+    def _generated(self) -> tuple[str, str, str, str]:
+        return self._parse_src, f"_parse_{self._tag}", self._build_src, f"_build_{self._tag}"
