@@ -94,6 +94,7 @@ class GroupCommitter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[bytes, Done]] = []
         self._scheduled = False
+        self._running = False
         self._busy_since: float | None = None
         self._busy_pause = BUSY_RETRY_S[0]
         self.groups = 0
@@ -124,7 +125,9 @@ class GroupCommitter:
         if loop is None or self._processor is None:
             raise PossimError("host: the server is not started")
         self._pending.append((body, done))
-        if not self._scheduled:
+        if len(self._pending) >= self.connections and not self._running and self._busy_since is None:
+            self._process()  # every open connection is in: no reason to wait for another loop turn
+        elif not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._run)
 
@@ -154,18 +157,34 @@ class GroupCommitter:
         if processor is not None:
             processor.conn.close()
 
-    def _run(self) -> None:
+    def _run(self, retry: bool = False) -> None:
         self._scheduled = False
+        if not self._pending:  # already processed when the last connection came in
+            self._turns = 0
+            return
+        if self._busy_since is not None and not retry:
+            return  # waiting for the write lock: the retry timer runs the group
         # Connections that are open but not in the group may be a loop turn or two from submitting
         # (their bytes are in, their frames not yet parsed): a few turns more make one commit serve
         # them too. One connection alone never waits.
-        if len(self._pending) < self.connections and self._turns < GATHER_TURNS:
+        if not retry and len(self._pending) < self.connections and self._turns < GATHER_TURNS:
             self._turns += 1
             self._scheduled = True
             assert self._loop is not None
             self._loop.call_soon(self._run)
             return
         self._turns = 0
+        self._process()
+
+    def _process(self) -> None:
+        """Process the pending requests, a group at a time, and tell each its outcome."""
+        self._running = True
+        try:
+            self._process_groups()
+        finally:
+            self._running = False
+
+    def _process_groups(self) -> None:
         processor = self._processor
         while self._pending and processor is not None:
             group = self._pending[:self._max_group]
@@ -199,8 +218,7 @@ class GroupCommitter:
             return False
         assert self._loop is not None
         self.lock_retries += 1
-        self._scheduled = True
-        self._loop.call_later(self._busy_pause, self._run)
+        self._loop.call_later(self._busy_pause, self._run, True)
         self._busy_pause = min(self._busy_pause * 2, BUSY_RETRY_S[1])
         return True
 
