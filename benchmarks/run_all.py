@@ -90,8 +90,9 @@ checked byte-identical between the two libraries before timing; best of 5 runs o
 row pipes 20,000 hex lines through each tool as a process.
 
 Goal for decode and encode: at least 1.5x pyiso8583. How: each field's parse/build is generated source with
-its constants folded in, and construct's `compile()` turns the `Struct` of exactly the fields of one bitmap
-into straight-line code, cached per bitmap.
+its constants folded in; the fields of one bitmap form a `Layout` construct whose compiled form is one
+straight-line function per direction (slices at an offset, neighbouring fixed fields read as one run, one
+join), cached per bitmap (docs/dialects.md).
 
 The bulk path does more per line than the peer script: it also unframes, checks and masks (PAN, track data,
 PIN block, EMV tags) and names the transaction, and its process start (imports of construct, PyYAML, the

@@ -7,14 +7,15 @@ import asyncio
 import json
 import signal
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from possim.errors import UsageError
-from possim.terminal.app import TerminalOptions, running_terminal, serve_ecr
 from possim.terminal.config import KEY_MODES, PROFILES, load_config, config_from_mapping
-from possim.terminal.functions import Terminal
 from possim.terminal.messages import Card
-from possim.terminal.result import Result
+
+if TYPE_CHECKING:  # the terminal itself is imported when the command runs, not when the CLI starts
+    from possim.terminal.functions import Terminal
+    from possim.terminal.result import Result
 
 CONFIG_OPTIONS = {"tid": "tid", "mid": "mid", "name": "merchant_name", "tmk": "tmk", "profile": "profile",
                   "key_mode": "key_mode", "mac_alg": "mac_alg", "dialect": "dialect", "operator": "operator",
@@ -192,6 +193,8 @@ def _stop_signal() -> asyncio.Future[None]:
 
 
 async def _main(args: argparse.Namespace) -> int:
+    from possim.terminal.app import TerminalOptions, running_terminal, serve_ecr
+
     config = _config(args)
     options = TerminalOptions(args.host, args.db, args.ecr, args.ecr_protocol, args.traffic,
                               getattr(args, "unmask", False), args.printer)

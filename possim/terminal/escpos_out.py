@@ -25,9 +25,12 @@ never occur inside a character.
 
 from __future__ import annotations
 
-from escpos.printer import Dummy
+from typing import TYPE_CHECKING
 
 from possim.terminal.receipt_text import ENCODING, PrintLine, Printable, check_width, display_width
+
+if TYPE_CHECKING:
+    from escpos.printer import Dummy
 
 ESC = b"\x1b"
 FS = b"\x1c"
@@ -37,6 +40,10 @@ CHINESE_MODE_ON = FS + b"&"
 
 def render_escpos(doc: Printable, width: int = 32) -> bytes:
     """The whole print job for one slip, from initialise to cut."""
+    # Imported here: python-escpos loads its printer capability database (a third of a second), which
+    # every other possim command would otherwise pay for at start-up.
+    from escpos.printer import Dummy
+
     lines = doc.lines(check_width(width))
     printer = Dummy()
     printer.hw("INIT")
