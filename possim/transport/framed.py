@@ -123,10 +123,12 @@ class FramedConnection:
             if task is not current:
                 task.cancel()
         others = [t for t in self._tasks if t is not current]
-        if others:
-            await asyncio.gather(*others, return_exceptions=True)
-        self._end(ConnectionClosed(f"{self.link}: closed"))
-        await self.transport.close()
+        try:
+            if others:
+                await asyncio.gather(*others, return_exceptions=True)
+        finally:  # even when this close is itself cancelled half-way, the stream is released
+            self._end(ConnectionClosed(f"{self.link}: closed"))
+            await self.transport.close()
 
     async def __aenter__(self) -> "FramedConnection":
         self.start()

@@ -236,3 +236,27 @@ def test_handler_failure_is_recorded_and_the_server_keeps_serving() -> None:
             await server.close()
 
     run(body())
+
+
+def test_a_close_cancelled_half_way_still_releases_the_stream() -> None:
+    """close() waits for the pump task to end; if close itself is cancelled while it waits (a caller's
+    timeout, a task group shutting down), the TCP stream must still be closed, not leaked."""
+
+    async def body() -> None:
+        server = await serve_url("tcp://127.0.0.1:0", echo_handler)
+        try:
+            transport = await open_url(server.url)
+            conn = FramedConnection(transport, "len2")
+            await conn.send_frame(b"ping")
+            assert await conn.recv_frame() == b"gnip"
+            closing = asyncio.ensure_future(conn.close())
+            await asyncio.sleep(0)  # close() is now waiting for the cancelled pump task
+            assert not closing.done()
+            closing.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await closing
+            assert transport.closed and conn.closed
+        finally:
+            await server.close()
+
+    run(body())
