@@ -83,7 +83,10 @@ class GroupCommitter:
 
     A group is everything submitted before the loop runs the processor (it is
     scheduled with ``call_soon`` by the first request, so every connection the
-    loop woke in the same round gets in)."""
+    loop woke in the same round gets in), or, as soon as every open connection
+    has a request in, those requests at once. Each request's outcome goes to
+    the ``done`` callback it was enqueued with (:meth:`submit` wraps that in an
+    awaitable for coroutine callers)."""
 
     def __init__(self, factory: Callable[[], Processor], max_group: int = MAX_GROUP,
                  busy_timeout: float = BUSY_TIMEOUT_S) -> None:
