@@ -14,8 +14,10 @@ purpose: every other module asks this one for a block cipher.
 
 from __future__ import annotations
 
+import functools
+import threading
 from functools import lru_cache
-from typing import Callable, Protocol
+from typing import Callable, Protocol, TypeVar
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
@@ -80,7 +82,8 @@ class EcbCipher:
     """DES/3DES in ECB mode under one key, with its encryptor and decryptor contexts kept open.
 
     An ECB context carries nothing from one block to the next, so one pair per key serves
-    every call; building a context (the key schedule) costs several times a block. The one
+    every call of a thread (see :func:`per_thread_cache`); building a context (the key
+    schedule) costs several times a block. The one
     thing that could leave state behind is a partial block (the context would hold it back
     for the next call), so input must be whole blocks: that is checked before every call.
     """
@@ -112,20 +115,48 @@ class EcbCipher:
         return self._encrypt
 
 
-#: Distinct keys whose ciphers are kept; a host with more terminals than this just rebuilds some.
+#: Distinct keys whose ciphers are kept (per thread); a host with more terminals than this just rebuilds some.
 CIPHER_CACHE_SIZE = 1024
+
+_T = TypeVar("_T")
+
+
+def per_thread_cache(factory: Callable[[bytes], _T]) -> Callable[[bytes], _T]:
+    """Cache ``factory(key)`` per key, one cache per thread.
+
+    What is cached holds open cipher contexts, and a context may be used by one
+    thread at a time: ``cryptography`` lets other threads run while it works
+    through a long input, and a second thread entering the same context then
+    fails ("Already borrowed"). A failed factory call (a bad key) is not cached."""
+    local = threading.local()
+
+    @functools.wraps(factory)
+    def cached(key: bytes) -> _T:
+        try:
+            cache: dict[bytes, _T] = local.cache
+        except AttributeError:
+            cache = local.cache = {}
+        value = cache.get(key)
+        if value is None:
+            value = factory(key)
+            if len(cache) >= CIPHER_CACHE_SIZE:
+                cache.clear()
+            cache[key] = value
+        return value
+
+    return cached
 
 
 def ecb(key: bytes) -> EcbCipher:
     """An ECB block cipher for a single-, double- or triple-length DES key.
 
     A host MACs every message under the same few keys, so the ciphers are
-    cached by key (ECB holds no state between calls: a cached cipher is safe
-    to share)."""
+    cached by key, per thread (ECB holds no state between calls, but a context
+    serves one thread at a time)."""
     return _ecb(bytes(key))
 
 
-@lru_cache(maxsize=CIPHER_CACHE_SIZE)
+@per_thread_cache
 def _ecb(key: bytes) -> EcbCipher:
     return EcbCipher(key)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import sys
 from binascii import hexlify
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
 from possim.errors import PossimError
@@ -54,16 +53,17 @@ def cup_ecb(key: bytes, data: bytes) -> bytes:
 
 
 # A host MACs every message under the same few keys: the key's length is checked, and its
-# ciphers looked up, once per key rather than once per message (a failed check is not cached).
+# ciphers looked up, once per key (and thread: the contexts are the thread's own) rather than
+# once per message (a failed check is not cached).
 
-@lru_cache(maxsize=cipher.CIPHER_CACHE_SIZE)
+@cipher.per_thread_cache
 def _cup_ecb_keyed(key: bytes) -> Block:
     """Encrypt one block under the MAK (unchecked: ``cup_ecb`` only ever hands it exactly one block)."""
     _need_key("cup-ecb", key, ANY_DES_KEY)
     return cipher.ecb(key).encrypt_unchecked
 
 
-@lru_cache(maxsize=cipher.CIPHER_CACHE_SIZE)
+@cipher.per_thread_cache
 def _x919_keyed(key: bytes) -> tuple[bytes, Block, Block]:
     """(K1, decrypt under K2, encrypt under K1)."""
     _need_key("x9.19", key, DOUBLE_LENGTH_KEY)

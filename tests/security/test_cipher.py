@@ -67,3 +67,35 @@ def test_refused_partial_block_leaves_the_cached_cipher_intact() -> None:
     assert cipher.ecb(key) is shared
     assert shared.encrypt(bytes(8)) == H("D5D44FF720683D0D")
     assert shared.decrypt(H("D5D44FF720683D0D")) == bytes(8)
+
+
+def test_threads_using_one_key_at_once_each_get_a_working_cipher() -> None:
+    # cryptography lets other threads run while it encrypts a long input; a context entered by a second
+    # thread meanwhile fails ("Already borrowed"). The cached contexts are therefore each thread's own.
+    import os
+    import threading
+
+    key = H("0123456789ABCDEF")
+    data = [os.urandom(4096) for _ in range(8)]
+    expected = [cipher.encrypt_ecb(key, d) for d in data]
+    errors: list[str] = []
+    start = threading.Barrier(3)
+
+    def work() -> None:
+        start.wait()
+        try:
+            for _ in range(150):
+                for d, e in zip(data, expected):
+                    if cipher.encrypt_ecb(key, d) != e or cipher.decrypt_ecb(key, e) != d:
+                        errors.append("wrong bytes")
+                        return
+        except Exception as exc:  # noqa: BLE001 - what the test is looking for
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert cipher.ecb(key) is cipher.ecb(key)  # still cached within a thread
