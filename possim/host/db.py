@@ -331,4 +331,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except BaseException:
         conn.rollback()
         raise
-    conn.commit()
+    try:
+        conn.commit()
+    except BaseException:
+        # A failed COMMIT leaves the transaction open: end it, or the next caller would join it
+        # (and never commit) instead of beginning its own.
+        if conn.in_transaction:
+            conn.rollback()
+        raise

@@ -194,7 +194,12 @@ class Journal:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:  # a failed COMMIT leaves it open; the next BEGIN would fail
+                self.conn.execute("ROLLBACK")
+            raise
 
     # --- key/value state (see possim.terminal.state) ----------------------
 

@@ -92,6 +92,25 @@ def test_transaction_rolls_back_on_error_and_joins_outer(tmp_path: Path) -> None
     conn.close()
 
 
+def test_a_commit_that_fails_ends_the_transaction(tmp_path: Path) -> None:
+    """A COMMIT can fail and leave the transaction open (a deferred foreign key is the classic case);
+    transaction() must end it, or the next transaction() would join it and never commit."""
+    conn = open_db(tmp_path / "h.db")
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError):
+        with transaction(conn):
+            conn.execute("INSERT INTO child VALUES (7)")  # checked only at COMMIT
+    assert not conn.in_transaction
+    with transaction(conn):
+        conn.execute("INSERT INTO parent VALUES (1)")
+    other = sqlite3.connect(tmp_path / "h.db")
+    assert other.execute("SELECT id FROM parent").fetchall() == [(1,)]
+    assert other.execute("SELECT count(*) FROM child").fetchone() == (0,)
+    other.close()
+    conn.close()
+
+
 def test_shifted_clock_starts_where_told_and_keeps_the_base_pace() -> None:
     from datetime import datetime, timedelta
 
