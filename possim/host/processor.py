@@ -209,10 +209,15 @@ class Processor:
             if ctx is None:
                 out.append(None)
                 continue
-            if ctx.after_commit:
-                for hook in ctx.after_commit:
-                    hook()
-            out.append(self._finish(ctx))
+            try:
+                if ctx.after_commit:
+                    for hook in ctx.after_commit:
+                        hook()
+                out.append(self._finish(ctx))
+            except Exception:  # a bug after the commit: this request's change stands, the others' answers go out
+                log.exception("terminal %s STAN %s: committed, but its response could not be built; not answered "
+                              "(the terminal will reverse it)", ctx.tid, ctx.stan)
+                out.append(None)
         return out
 
     def _request(self, body: bytes, now: datetime, alone: bool) -> _Ctx | None:

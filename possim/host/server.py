@@ -317,7 +317,8 @@ class HostServer:
 
     def _not_answered(self, peer: str, body: bytes) -> None:
         self.undecodable += 1
-        log.warning("%s: frame of %d bytes not answered (undecodable or not a request)", peer, len(body))
+        log.warning("%s: frame of %d bytes not answered (undecodable, not a request, or its answer could not be "
+                    "built)", peer, len(body))
 
     async def _serve(self, transport: Transport) -> None:
         """One terminal on a transport that needs a coroutine (serial ports, STX, memory pipes)."""

@@ -165,3 +165,27 @@ def test_review_facts_read_inside_a_group_count_what_the_ledger_holds(tmp_path: 
     again = facts.facts_for(TID, MID, NOW)
     assert (again.transaction_count, again.volume_fen) == (1, 700)
     conn.close()
+
+
+def test_a_response_that_cannot_be_built_after_the_commit_is_not_answered_and_the_others_are(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A bug after the commit (building one response) must not cost the rest of the group its answers; the
+    one request stays committed and unanswered, so its terminal reverses it as after any lost answer."""
+    db = tmp_path / "h.db"
+    p = processor(db)
+    before, _, _ = stored(db)
+    finish = p._finish
+
+    def failing(ctx):  # type: ignore[no-untyped-def]
+        if ctx.stan == "000002":
+            raise RuntimeError("a bug while building a response")
+        return finish(ctx)
+
+    p._finish = failing  # type: ignore[method-assign]
+    results = p.handle_batch([purchase(1), purchase(2), purchase(3)])
+    assert [r.message.fields["39"] if r else None for r in results] == ["00", None, "00"]
+    assert "STAN 000002: committed, but its response could not be built" in caplog.text
+    p.conn.close()
+    balance, rows, _ = stored(db)
+    assert balance == before - 300 and [r[:2] for r in rows] == [("000001", "00"), ("000002", "00"),
+                                                                  ("000003", "00")]
