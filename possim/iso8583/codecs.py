@@ -28,7 +28,22 @@ def _exec(source: str, name: str) -> Any:
     return namespace[name]
 
 
-class GeneratedConstruct(cs.Construct):
+class OffsetConstruct(cs.Construct):
+    """A construct whose work is ``parse_at(data, pos) -> (value, pos after)`` and ``build_bytes(value) -> bytes``;
+    construct's stream interface runs those same two on the stream (offsets in errors stay stream positions)."""
+
+    parse_at: Callable[[bytes, int], tuple[Any, int]]
+    build_bytes: Callable[[Any], bytes]
+
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
+        return parse_from_stream(self.parse_at, stream)
+
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
+        stream.write(self.build_bytes(obj))
+        return obj
+
+
+class GeneratedConstruct(OffsetConstruct):
     """A construct whose parser and builder are generated functions ``parse(data, pos) -> (value, pos)`` and
     ``build(value) -> bytes``: inside a construct compiled by construct they run on its stream as they are."""
 
@@ -75,13 +90,6 @@ class FieldCodec(GeneratedConstruct):
         """``build_bytes(value) -> wire bytes`` (length prefix and content)."""
         return _exec(self._enc_src, codegen.names(self.spec)[1])
 
-    def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:
-        return parse_from_stream(self.parse_at, stream)
-
-    def _build(self, obj: str, stream: BinaryIO, context: Any, path: str) -> str:
-        stream.write(self.build_bytes(obj))
-        return obj
-
     def _generated(self) -> tuple[str, str, str, str]:
         dec, enc = codegen.names(self.spec)
         return self._dec_src, dec, self._enc_src, enc
@@ -97,7 +105,7 @@ def parse_from_stream(parse_at: Callable[[bytes, int], tuple[Any, int]], stream:
     return value
 
 
-class HexBytes(cs.Construct):
+class HexBytes(OffsetConstruct):
     """Fixed-size binary part shown as uppercase hex (TPDU, message header)."""
 
     def __init__(self, size: int, what: str) -> None:
@@ -128,18 +136,11 @@ class HexBytes(cs.Construct):
             raise EncodeError(f"{self.what}: expected {self.size * 2} hex characters, got {len(obj)}")
         return data
 
-    def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:
-        return parse_from_stream(self.parse_at, stream)
-
-    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
-        stream.write(self.build_bytes(obj))
-        return obj
-
     def _sizeof(self, context: Any, path: str) -> int:
         return self.size
 
 
-class Mti(cs.Construct):
+class Mti(OffsetConstruct):
     """Message type indicator: 4 ASCII/EBCDIC digits or 2 BCD bytes."""
 
     def __init__(self, encoding: str) -> None:
@@ -169,18 +170,11 @@ class Mti(cs.Construct):
             return _rt.unhex(obj)
         return obj.encode("cp500" if self.encoding == "ebcdic" else "ascii")
 
-    def _parse(self, stream: BinaryIO, context: Any, path: str) -> str:
-        return parse_from_stream(self.parse_at, stream)
-
-    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
-        stream.write(self.build_bytes(obj))
-        return obj
-
     def _sizeof(self, context: Any, path: str) -> int:
         return self.size
 
 
-class Bitmap(cs.Construct):
+class Bitmap(OffsetConstruct):
     """Primary bitmap, secondary when bit 1 is set, tertiary when bit 65 is set and the dialect has one.
 
     Parses to the raw bitmap bytes as they appeared (the per-bitmap layout
@@ -224,13 +218,6 @@ class Bitmap(cs.Construct):
     def build_bytes(self, obj: bytes) -> bytes:
         return obj.hex().upper().encode("ascii") if self.encoding == "hex" else obj
 
-    def _parse(self, stream: BinaryIO, context: Any, path: str) -> bytes:
-        return parse_from_stream(self.parse_at, stream)
-
-    def _build(self, obj: bytes, stream: BinaryIO, context: Any, path: str) -> bytes:
-        stream.write(self.build_bytes(obj))
-        return obj
-
     def _sizeof(self, context: Any, path: str) -> int:
         raise cs.SizeofError("bitmap size depends on its first bit")
 
@@ -260,7 +247,7 @@ class Bitmap(cs.Construct):
         return bytes(bits)
 
 
-class Head(cs.Construct):
+class Head(OffsetConstruct):
     """What precedes the fields: TPDU and header (where the dialect has them), MTI and bitmap(s).
 
     Parses to ``(tpdu, header, mti, bitmap, bitmap offset)``. ``parse_at`` first tries one straight-line
@@ -322,9 +309,6 @@ class Head(cs.Construct):
         mti, pos = self.mti.parse_at(data, pos)
         bitmap, end = self.bitmap.parse_at(data, pos)
         return (tpdu, header, mti, bitmap, pos), end
-
-    def _parse(self, stream: BinaryIO, context: Any, path: str) -> tuple[str | None, str | None, str, bytes, int]:
-        return parse_from_stream(self.parse_at, stream)
 
     def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         tpdu, header, mti, bitmap = obj[:4]
