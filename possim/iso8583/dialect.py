@@ -198,24 +198,23 @@ class Dialect:
         fields = msg.fields
         layout = self._layouts_by_keys.get(tuple(fields)) or self._layout_for_keys(tuple(fields))
         try:
-            if self._tpdu:
-                if msg.tpdu is None:
-                    raise EncodeError(f"TPDU: {self.name} needs a 10-hex-digit tpdu")
-                tpdu = self._tpdu.build_bytes(msg.tpdu)
-            else:
-                tpdu = b""
-            if self._header:
-                if msg.header is None:
-                    raise EncodeError(f"header: {self.name} needs a {self.header_size * 2}-hex-digit header")
-                header = self._header.build_bytes(msg.header)
-            else:
-                header = b""
+            tpdu = self._head_part(self._tpdu, msg.tpdu, "TPDU", "a 10-hex-digit tpdu")
+            header = self._head_part(self._header, msg.header, "header", f"a {self.header_size * 2}-hex-digit header")
             return b"".join((tpdu, header, self._mti.build_bytes(msg.mti), layout.wire_bitmap,
                              layout.fields.build_bytes(fields)))
         except EncodeError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise EncodeError(f"cannot encode: {type(exc).__name__}: {exc}") from None
+
+    def _head_part(self, part: HexBytes | None, value: str | None, what: str, needs: str) -> bytes:
+        """The TPDU or header bytes: none when the dialect has no such part, an error when it has one and the
+        message does not."""
+        if part is None:
+            return b""
+        if value is None:
+            raise EncodeError(f"{what}: {self.name} needs {needs}")
+        return part.build_bytes(value)
 
     def message(self, mti: str, fields: Mapping[str, str] | None = None, *, tpdu: str | None = None,
                 header: str | None = None) -> Message:

@@ -9,9 +9,12 @@ TCP, a serial port or an in-memory pipe.
 from __future__ import annotations
 
 import abc
+import logging
 from typing import Awaitable, Callable
 
 from possim.errors import PossimError
+
+log = logging.getLogger(__name__)
 
 
 class TransportError(PossimError):
@@ -55,6 +58,18 @@ class Transport(abc.ABC):
 
 
 Handler = Callable[[Transport], Awaitable[None]]
+
+
+async def run_handler(handler: Handler, transport: Transport, errors: list[BaseException], where: str) -> None:
+    """Run one link's handler, then close its transport. A failure is kept in ``errors`` and logged, not
+    raised: a server goes on serving when one link misbehaves (cancellation passes through)."""
+    try:
+        await handler(transport)
+    except Exception as exc:
+        errors.append(exc)
+        log.warning("%s: handler failed: %s", where, exc)
+    finally:
+        await transport.close()
 
 
 class Server(abc.ABC):

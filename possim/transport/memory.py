@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 
-from possim.transport.base import ConnectionClosed, Handler, Server, Transport, TransportError
-
-log = logging.getLogger(__name__)
+from possim.transport.base import ConnectionClosed, Handler, Server, Transport, TransportError, run_handler
 
 _ids = itertools.count(1)
 
@@ -115,15 +112,7 @@ class MemoryServer(Server):
         return client
 
     async def _run(self, transport: MemoryTransport) -> None:
-        try:
-            await self._handler(transport)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self.errors.append(exc)
-            log.warning("%s: handler failed: %s", self.url, exc)
-        finally:
-            await transport.close()
+        await run_handler(self._handler, transport, self.errors, self.url)
 
     async def close(self) -> None:
         if _servers.get(self.name) is self:

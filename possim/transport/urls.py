@@ -10,16 +10,13 @@ and anything pyserial's ``serial_for_url`` understands: a device path
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from possim.transport.base import Handler, Server, Transport, TransportError
+from possim.transport.base import Handler, Server, Transport, TransportError, run_handler
 from possim.transport.memory import connect_memory, serve_memory
 from possim.transport.serialport import open_serial
 from possim.transport.tcp import DEFAULT_HOST, connect_tcp, serve_tcp
-
-log = logging.getLogger(__name__)
 
 # pyserial's own URL schemes, plus ours for serial ports.
 SERIAL_SCHEMES = ("serial", "loop", "socket", "rfc2217", "spy", "hwgrep", "alt", "cp2110")
@@ -72,15 +69,7 @@ class SerialServer(Server):
         self.task = asyncio.get_running_loop().create_task(self._run(handler))
 
     async def _run(self, handler: Handler) -> None:
-        try:
-            await handler(self.transport)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self.errors.append(exc)
-            log.warning("%s: handler failed: %s", self.url, exc)
-        finally:
-            await self.transport.close()
+        await run_handler(handler, self.transport, self.errors, self.url)
 
     async def wait_closed(self) -> None:
         await asyncio.gather(self.task, return_exceptions=True)
